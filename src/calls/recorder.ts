@@ -1,0 +1,305 @@
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { RvError } from '../errors.ts';
+import type { Log } from '../log.ts';
+import type { Clock } from '../clock.ts';
+import type { LineConfig } from '../config/schema.ts';
+import type { Ring } from '../ring/ring.ts';
+import type { Archive, CallHeader, KeptBy, KeptCallWriter } from '../archive/archive.ts';
+import type { CallParties, LineSource } from '../sources/source.ts';
+import { decideAtStart, isExcluded, resolvePurposes } from '../policy/keep.ts';
+import { Chunker, type Chunk } from './chunker.ts';
+
+export interface RecorderDeps {
+  ring: Ring;
+  archive: Archive;
+  clock: Clock;
+  log: Log;
+  /** the running line config (the UI may change it between calls) */
+  lines: () => readonly LineConfig[];
+  graceSeconds: () => number;
+  exclusions: () => readonly string[];
+  draw?: (n: number) => number;
+}
+
+interface LiveCall {
+  ref: string;
+  line: string;
+  ringId: string;
+  startedAt: number;
+  channels: 1 | 2;
+  parties: CallParties;
+  buffered: boolean;
+  private: boolean;
+  chunker: Chunker;
+  keeping?: Promise<KeptCallWriter>;
+  writer?: KeptCallWriter;
+  lastAppend: Promise<void>;
+  endedAt?: number;
+}
+
+interface EndedCall { ref: string; ringId: string; line: string; startedAt: number; endedAt: number; channels: 1 | 2; parties: CallParties; savableUntil: number; timer: NodeJS.Timeout }
+
+export interface LineStatus {
+  id: string; name: string; source: string; channels: 1 | 2; keep: LineConfig['keep']; sampleN: number;
+  purposes: string[]; keepPurposes: string[];
+  state: 'idle' | 'in-call' | 'keeping' | 'fault'; fault?: string;
+  call?: { ref: string; startedAt: number; direction: 'in' | 'out'; keeping: boolean; callId?: string };
+  lastEnded?: { ref: string; endedAt: number; savableUntil: number };
+}
+
+export type RecorderEvents = {
+  change: [];
+  /** a call started being kept (rule or person) */
+  kept: [{ line: string; callId: string; keptBy: KeptBy }];
+  /** a kept call is complete in the archive */
+  archived: [CallHeader];
+};
+
+/**
+ * Turns line-source events into ring writes and kept calls: the call tracker and keep policy
+ * of the data flow. Saving pins the call, copies its ring slots and streams the rest to the archive.
+ */
+export class Recorder extends EventEmitter<RecorderEvents> {
+  private readonly live = new Map<string, LiveCall>();
+  private readonly ended = new Map<string, EndedCall>();
+  private readonly faults = new Map<string, string>();
+  private readonly inflight = new Set<Promise<unknown>>();
+
+  constructor(private readonly d: RecorderDeps) { super(); }
+
+  attach(source: LineSource): void {
+    source.on('call-start', (e) => this.onStart(e.line, e.ref, e.at, e.channels, e.parties));
+    source.on('call-audio', (e) => this.live.get(e.line)?.ref === e.ref && this.live.get(e.line)!.chunker.push(e.block));
+    source.on('call-info', (e) => this.onInfo(e.line, e.ref, e.parties));
+    source.on('call-end', (e) => this.onEnd(e.line, e.ref, e.at, e.reason));
+    source.on('fault', (e) => { this.faults.set(e.line, e.message); this.d.log.warn({ line: e.line, code: e.code }, e.message); this.emit('change'); });
+    source.on('recovered', (e) => { this.faults.delete(e.line); this.d.log.info({ line: e.line }, 'line recovered'); this.emit('change'); });
+  }
+
+  private lineConfig(id: string): LineConfig {
+    const l = this.d.lines().find((x) => x.id === id);
+    if (!l) throw new RvError('RV_ERR_UNKNOWN_LINE', `There is no line "${id}"; the configured lines are ${this.d.lines().map((x) => x.id).join(', ')}.`, 404);
+    return l;
+  }
+
+  private onStart(line: string, ref: string, at: number, channels: 1 | 2, parties: CallParties): void {
+    const prev = this.live.get(line);
+    if (prev) this.onEnd(line, prev.ref, at, 'superseded');
+    const cfg = this.lineConfig(line);
+    const decision = decideAtStart(cfg, parties, this.d.exclusions(), this.d.draw);
+    const call: LiveCall = {
+      ref, line, ringId: `${line}.${ref}.${randomBytes(4).toString('hex')}`, startedAt: at, channels, parties: { ...parties },
+      buffered: decision.buffer, private: false, lastAppend: Promise.resolve(),
+      chunker: new Chunker(channels, (c) => this.onChunk(call, c)),
+    };
+    this.live.set(line, call);
+    this.d.log.info({ line, ref, buffered: decision.buffer }, `call started: ${decision.reason}`);
+    if (decision.keep) this.track(this.startKeeping(call, decision.keep, resolvePurposes(cfg)), 'could not keep call');
+    this.emit('change');
+  }
+
+  private onChunk(call: LiveCall, chunk: Chunk): void {
+    if (!call.buffered || call.private) return;
+    if (call.writer) {
+      const w = call.writer;
+      call.lastAppend = call.lastAppend.then(() => w.append({ at: chunk.at, pcm: chunk.pcm })).catch((e) => this.d.log.error({ err: e, line: call.line }, 'archive append failed'));
+      return;
+    }
+    try {
+      this.d.ring.write(call.ringId, chunk);
+    } catch (e) {
+      this.d.log.error({ err: e, line: call.line }, 'ring write failed; this second of audio is lost');
+    }
+  }
+
+  private onInfo(line: string, ref: string, parties: Partial<CallParties>): void {
+    const call = this.live.get(line);
+    if (!call || call.ref !== ref) return;
+    Object.assign(call.parties, parties);
+    if (isExcluded(call.parties, this.d.exclusions())) {
+      this.track(this.wipe(call, 'number on the exclusion list'), 'could not wipe an excluded call');
+      return;
+    }
+    if (call.writer) this.track(call.writer.setMeta(this.metaOf(call.parties)), 'could not update call metadata');
+  }
+
+  private onEnd(line: string, ref: string, at: number, reason: string): void {
+    const call = this.live.get(line);
+    if (!call || call.ref !== ref) return;
+    call.chunker.flush();
+    call.endedAt = at;
+    this.live.delete(line);
+    this.d.log.info({ line, ref, reason }, 'call ended');
+    if (call.keeping) {
+      this.track(this.finishKept(call), 'could not finish a kept call');
+    } else if (call.buffered && !call.private && this.d.ring.has(call.ringId)) {
+      const graceMs = this.d.graceSeconds() * 1000;
+      const old = this.ended.get(line);
+      if (old) { clearTimeout(old.timer); this.d.ring.forget(old.ringId); }
+      // Wipe at the end of the grace period instead of waiting to be overwritten: the buffer stays minimal.
+      const timer = setTimeout(() => this.expireEnded(line, call.ringId), graceMs);
+      this.ended.set(line, { ref, ringId: call.ringId, line, startedAt: call.startedAt, endedAt: at, channels: call.channels, parties: call.parties, savableUntil: at + graceMs, timer });
+    }
+    this.emit('change');
+  }
+
+  private expireEnded(line: string, ringId: string): void {
+    const e = this.ended.get(line);
+    if (!e || e.ringId !== ringId) return;
+    this.ended.delete(line);
+    this.d.ring.forget(ringId);
+    this.emit('change');
+  }
+
+  private metaOf(p: CallParties): Record<string, unknown> {
+    return { direction: p.direction, caller: p.caller, called: p.called, extension: p.extension, digits: p.digits };
+  }
+
+  private startKeeping(call: LiveCall, keptBy: KeptBy, purposes: string[]): Promise<KeptCallWriter> {
+    if (call.keeping) return call.keeping;
+    this.d.ring.pin(call.ringId);
+    call.keeping = (async () => {
+      try {
+        const writer = await this.d.archive.beginCall({
+          line: call.line, startedAt: call.startedAt, channels: call.channels, meta: this.metaOf(call.parties),
+          purposes, keptBy, clockSynced: this.d.clock.synced(),
+        });
+        // Chunks that arrived while the open record was made went to the ring, so one read covers them all.
+        const earlier = this.readRing(call.ringId);
+        call.writer = writer;
+        for (const c of earlier) call.lastAppend = call.lastAppend.then(() => writer.append({ at: c.at, pcm: c.pcm }));
+        await call.lastAppend;
+        this.d.ring.unpin(call.ringId);
+        this.d.ring.forget(call.ringId);
+        this.emit('kept', { line: call.line, callId: writer.id, keptBy });
+        this.emit('change');
+        return writer;
+      } catch (e) {
+        // Leave the audio in the ring so a later press can try again.
+        this.d.ring.unpin(call.ringId);
+        call.keeping = undefined;
+        call.writer = undefined;
+        throw e;
+      }
+    })();
+    return call.keeping;
+  }
+
+  private readRing(ringId: string): Chunk[] {
+    if (!this.d.ring.has(ringId)) return [];
+    try {
+      return this.d.ring.read(ringId);
+    } catch (e) {
+      this.d.log.error({ err: e }, 'ring slots failed to authenticate; keeping the call from the press on');
+      return [];
+    }
+  }
+
+  private async finishKept(call: LiveCall): Promise<void> {
+    const writer = await call.keeping!;
+    await call.lastAppend;
+    if (call.private) return;
+    const header = await writer.finish(call.endedAt);
+    this.emit('archived', header);
+    this.emit('change');
+  }
+
+  /** Keep the live call on a line, or the one that ended within the grace period. Resolves once durable. */
+  async save(lineId: string, opts: { purposes?: string[]; keptBy: KeptBy }): Promise<{ callId: string }> {
+    const cfg = this.lineConfig(lineId);
+    if (cfg.keep === 'never') throw new RvError('RV_ERR_LINE_NEVER_KEEPS', `Line ${lineId} is set to never keep calls; change its keep policy in the settings first.`, 409);
+    const purposes = resolvePurposes(cfg, opts.purposes);
+    const call = this.live.get(lineId);
+    if (call && !call.private) {
+      if (!call.buffered) throw new RvError('RV_ERR_EXCLUDED', 'This call is with a number on the exclusion list (a private call) and is never recorded.', 409);
+      const writer = await this.startKeeping(call, opts.keptBy, purposes);
+      return { callId: writer.id };
+    }
+    const e = this.ended.get(lineId);
+    if (e && this.d.clock.now() <= e.savableUntil && this.d.ring.has(e.ringId)) {
+      clearTimeout(e.timer);
+      this.ended.delete(lineId);
+      this.d.ring.pin(e.ringId);
+      try {
+        const writer = await this.d.archive.beginCall({ line: lineId, startedAt: e.startedAt, channels: e.channels, meta: this.metaOf(e.parties), purposes, keptBy: opts.keptBy, clockSynced: this.d.clock.synced() });
+        for (const c of this.readRing(e.ringId)) await writer.append({ at: c.at, pcm: c.pcm });
+        const header = await writer.finish(e.endedAt);
+        this.emit('kept', { line: lineId, callId: writer.id, keptBy: opts.keptBy });
+        this.emit('archived', header);
+        return { callId: writer.id };
+      } finally {
+        this.d.ring.unpin(e.ringId);
+        this.d.ring.forget(e.ringId);
+        this.emit('change');
+      }
+    }
+    throw new RvError('RV_ERR_NOTHING_TO_SAVE', `There is no call on line ${lineId} to keep: none is live and none ended in the last ${this.d.graceSeconds()} seconds.`, 409);
+  }
+
+  /** "Private": wipe the live or just-ended call from the ring at once; it is never kept. */
+  async private(lineId: string): Promise<void> {
+    const cfg = this.lineConfig(lineId);
+    const call = this.live.get(lineId);
+    if (call && !call.private) {
+      if (cfg.keep === 'all') throw new RvError('RV_ERR_KEPT_BY_RULE', `Line ${lineId} keeps every call by rule (for example a legal obligation); a call on it cannot be made private.`, 409);
+      await this.wipe(call, 'marked private');
+      return;
+    }
+    const e = this.ended.get(lineId);
+    if (e) {
+      clearTimeout(e.timer);
+      this.ended.delete(lineId);
+      this.d.ring.forget(e.ringId);
+      this.emit('change');
+      return;
+    }
+    throw new RvError('RV_ERR_NOTHING_TO_SAVE', `There is no live or just-ended call on line ${lineId} to make private.`, 409);
+  }
+
+  private async wipe(call: LiveCall, why: string): Promise<void> {
+    call.private = true;
+    this.d.ring.forget(call.ringId);
+    this.d.log.info({ line: call.line, ref: call.ref }, `call wiped: ${why}`);
+    this.emit('change');
+    if (!call.keeping) return;
+    const writer = await call.keeping;
+    await call.lastAppend;
+    await writer.finish(call.endedAt ?? this.d.clock.now());
+    await this.d.archive.shred(writer.id);
+  }
+
+  private track(p: Promise<unknown>, failure: string): void {
+    const q = p.catch((e) => this.d.log.error({ err: e }, failure)).finally(() => this.inflight.delete(q));
+    this.inflight.add(q);
+  }
+
+  /** Resolves when every keep, finish and wipe under way has landed on disk. */
+  async settle(): Promise<void> {
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+  }
+
+  status(): LineStatus[] {
+    return this.d.lines().map((l) => {
+      const call = this.live.get(l.id);
+      const ended = this.ended.get(l.id);
+      const fault = this.faults.get(l.id);
+      const keeping = !!call?.keeping && !call.private;
+      return {
+        id: l.id, name: l.name, source: l.source, channels: l.channels, keep: l.keep, sampleN: l.sampleN,
+        purposes: [...l.announced], keepPurposes: [...l.keepPurposes],
+        state: fault ? 'fault' : keeping ? 'keeping' : call ? 'in-call' : 'idle',
+        ...(fault ? { fault } : {}),
+        ...(call ? { call: { ref: call.ref, startedAt: call.startedAt, direction: call.parties.direction, keeping, ...(call.writer ? { callId: call.writer.id } : {}) } } : {}),
+        ...(ended ? { lastEnded: { ref: ended.ref, endedAt: ended.endedAt, savableUntil: ended.savableUntil } } : {}),
+      };
+    });
+  }
+
+  /** Stop timers; calls still live are ended by their source before this. */
+  async close(): Promise<void> {
+    for (const e of this.ended.values()) clearTimeout(e.timer);
+    this.ended.clear();
+    await this.settle();
+  }
+}

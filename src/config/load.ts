@@ -1,0 +1,57 @@
+import { readFile } from 'node:fs/promises';
+import { Value } from '@sinclair/typebox/value';
+import { Config } from './schema.ts';
+import { RvError } from '../errors.ts';
+
+/** Validate raw config, naming the source, the key, what was found and what is expected. */
+export function parseConfig(raw: unknown, source: string): Config {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new RvError('RV_ERR_CONFIG', `${source}: the config must be a JSON object, found ${Array.isArray(raw) ? 'an array' : typeof raw}.`);
+  }
+  const withDefaults = Value.Default(Config, structuredClone(raw));
+  const problems = [...Value.Errors(Config, withDefaults)];
+  if (problems.length > 0) {
+    const seen = new Set<string>();
+    const lines: string[] = [];
+    for (const e of problems) {
+      const key = e.path.replace(/^\//, '').replaceAll('/', '.') || '(root)';
+      if (seen.has(key) || lines.length >= 8) continue;
+      seen.add(key);
+      if (e.message.startsWith('Unexpected property')) {
+        lines.push(`  ${key}: unknown key; remove it (check the spelling against the README)`);
+        continue;
+      }
+      const found = e.value === undefined ? 'nothing' : JSON.stringify(e.value);
+      const what = e.message.replace(/^Expected /, '');
+      lines.push(`  ${key}: found ${found}; expected ${what}${e.schema.title ? ` — ${e.schema.title}` : ''}`);
+    }
+    throw new RvError('RV_ERR_CONFIG', `${source}: invalid configuration; fix these keys and start again:\n${lines.join('\n')}`);
+  }
+  const cfg = withDefaults as Config;
+  const ids = new Set<string>();
+  for (const line of cfg.lines) {
+    if (ids.has(line.id)) throw new RvError('RV_ERR_CONFIG', `${source}: lines: the id "${line.id}" is used twice; give every line its own id.`);
+    ids.add(line.id);
+    const stray = line.keepPurposes.filter((p) => !line.announced.includes(p));
+    if (stray.length) throw new RvError('RV_ERR_CONFIG', `${source}: lines.${line.id}.keepPurposes: found ${stray.join(', ')}, which the line does not announce; expected a subset of announced (${line.announced.join(', ')}).`);
+  }
+  return cfg;
+}
+
+export async function loadConfigFile(path: string): Promise<Config> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new RvError('RV_ERR_CONFIG', `${path}: cannot read the config file (${(e as NodeJS.ErrnoException).code}); check the path given with --config.`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new RvError('RV_ERR_CONFIG', `${path}: not valid JSON (${(e as Error).message}); fix the syntax and start again.`);
+  }
+  return parseConfig(raw, path);
+}
+
+export const defaultConfig = (): Config => parseConfig({}, 'built-in defaults');
