@@ -59,15 +59,16 @@ export class SettingsStore {
   }
 
   /** The running config: file config with the UI's overrides on top. */
-  effective(base: Config): Config {
-    const o = this.db.data.overrides;
-    const lines: LineConfig[] = base.lines.map((l) => ({ ...l, ...(o.lines?.find((x) => x.id === l.id) ?? {}) }));
-    return {
-      ...base,
-      lines,
-      graceSeconds: o.graceSeconds ?? base.graceSeconds,
-      exclusions: o.exclusions ?? base.exclusions,
-      language: o.language ?? base.language,
-    };
-  }
+  effective(base: Config): Config { return applyOverrides(base, this.db.data.overrides); }
+}
+
+export function applyOverrides(base: Config, o: SettingsPatch): Config {
+  const lines: LineConfig[] = base.lines.map((l) => ({ ...l, ...(o.lines?.find((x) => x.id === l.id) ?? {}) }));
+  return {
+    ...base,
+    lines,
+    graceSeconds: o.graceSeconds ?? base.graceSeconds,
+    exclusions: o.exclusions ?? base.exclusions,
+    language: o.language ?? base.language,
+  };
 }

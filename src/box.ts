@@ -1,0 +1,182 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { RvError } from './errors.ts';
+import type { Log } from './log.ts';
+import type { Clock } from './clock.ts';
+import type { Config } from './config/schema.ts';
+import { SettingsStore, applyOverrides, type Role, type StoredUser, ROLES } from './config/settings.ts';
+import { Vault } from './vault/vault.ts';
+import { Archive } from './archive/archive.ts';
+import { Ring, slotsForMinutes } from './ring/ring.ts';
+import { Recorder } from './calls/recorder.ts';
+import { Catalog } from './calls/catalog.ts';
+import { AuditLog } from './audit/audit.ts';
+import { SimSource } from './sources/sim.ts';
+import type { LineSource } from './sources/source.ts';
+import { checkPassword, hashPassword } from './http/passwords.ts';
+import { firstRunSetup, USERNAME } from './setup.ts';
+import type { SettingsPatch } from './config/schema.ts';
+
+export interface BoxOptions { config: Config; log: Log; clock: Clock; speechDir: string }
+
+/** Where everything lives under the data folder. */
+export const dataPaths = (dataDir: string) => ({
+  vault: join(dataDir, 'vault'),
+  archive: join(dataDir, 'archive'),
+  ring: join(dataDir, 'ring.bin'),
+  settings: join(dataDir, 'settings.json'),
+  audit: join(dataDir, 'audit.log'),
+  socket: join(dataDir, 'control.sock'),
+});
+
+/** The composition of every service of one running box; main.ts, the HTTP app and the CLI share it. */
+export class Box {
+  readonly sources: LineSource[] = [];
+  sim?: SimSource;
+
+  private constructor(
+    private readonly base: Config,
+    readonly log: Log,
+    readonly clock: Clock,
+    readonly settings: SettingsStore,
+    readonly vault: Vault,
+    readonly archive: Archive,
+    readonly ring: Ring,
+    readonly audit: AuditLog,
+    readonly recorder: Recorder,
+    readonly catalog: Catalog,
+  ) {}
+
+  static async open(o: BoxOptions): Promise<Box> {
+    const p = dataPaths(o.config.dataDir);
+    await mkdir(o.config.dataDir, { recursive: true, mode: 0o700 });
+    const settings = new SettingsStore(p.settings);
+    await settings.load();
+    const cfg = settings.effective(o.config);
+    const vault = new Vault(p.vault);
+    const archive = new Archive({ dir: p.archive, vault, log: (msg, extra) => o.log.warn({ ...extra }, msg) });
+    const opened = await archive.open();
+    o.log.info(opened, 'archive opened');
+    const ring = await Ring.open({ path: p.ring, slots: slotsForMinutes(cfg.ring.minutesPerLine, cfg.lines.length), log: (msg, extra) => o.log.warn({ ...extra }, msg) });
+    const audit = new AuditLog(p.audit, o.clock.now);
+    await audit.open();
+    let box: Box | undefined;
+    const recorder = new Recorder({
+      ring, archive, clock: o.clock, log: o.log,
+      lines: () => box!.config().lines, graceSeconds: () => box!.config().graceSeconds, exclusions: () => box!.config().exclusions,
+    });
+    const catalog = new Catalog(archive);
+    box = new Box(o.config, o.log, o.clock, settings, vault, archive, ring, audit, recorder, catalog);
+    recorder.on('archived', (h) => void catalog.refresh(h.id).catch((e) => o.log.error({ err: e }, 'catalog refresh failed')));
+    recorder.on('kept', (k) => void audit.append({ actor: 'box', action: 'call.kept', target: k.callId, detail: { line: k.line, keptBy: k.keptBy } }));
+    const simLines = cfg.lines.filter((l) => l.source === 'sim');
+    if (simLines.length > 0) {
+      box.sim = new SimSource({
+        lines: simLines.map((l) => ({ id: l.id, channels: l.channels })), speechDir: o.speechDir,
+        random: cfg.sim.randomCalls ? { meanGapSec: cfg.sim.meanGapSec, minSec: 5, maxSec: 90 } : false,
+        speed: cfg.sim.speed, clock: o.clock.now,
+      });
+      box.sources.push(box.sim);
+    }
+    for (const s of box.sources) recorder.attach(s);
+    for (const s of box.sources) {
+      // A source that fails to start is logged; the rest of the box keeps running.
+      await s.start().catch((e) => o.log.error({ err: e, source: s.kind }, 'line source failed to start'));
+    }
+    return box;
+  }
+
+  config(): Config { return this.settings.effective(this.base); }
+
+  coverageMinutes(): number { return this.ring.coverageSeconds(this.config().lines.length) / 60; }
+
+  async initialized(): Promise<boolean> { return this.vault.isInitialized(); }
+
+  async setup(username: string, passphrase: string, via: 'web' | 'cli' = 'web'): Promise<{ recoveryKey: string; user: StoredUser }> {
+    const r = await firstRunSetup({ vault: this.vault, settings: this.settings, audit: this.audit, now: this.clock.now }, username, passphrase, via);
+    await this.catalog.unlock();
+    return r;
+  }
+
+  async authenticate(username: string, passphrase: string): Promise<StoredUser> {
+    const user = this.settings.users.find((u) => u.name === username);
+    // Hash even for unknown users so timing does not tell which names exist.
+    const ok = await checkPassword(passphrase, user?.passHash ?? 'scrypt$16384$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=');
+    if (!user || !ok) {
+      await this.audit.append({ actor: username.slice(0, 32) || '?', action: 'login.failed' });
+      throw new RvError('RV_ERR_BAD_LOGIN', 'Wrong user name or passphrase.', 401);
+    }
+    await this.audit.append({ actor: user.name, action: 'login' });
+    return user;
+  }
+
+  async unlock(secret: string, actor: string): Promise<{ via: string }> {
+    const r = await this.vault.unlock(secret).catch(async (e) => {
+      await this.audit.append({ actor, action: 'vault.unlock.failed' });
+      throw e;
+    });
+    await this.catalog.unlock();
+    await this.audit.append({ actor, action: 'vault.unlock', detail: { via: r.via } });
+    return { via: r.via };
+  }
+
+  async lock(actor: string): Promise<void> {
+    this.vault.lock();
+    this.catalog.lock();
+    await this.audit.append({ actor, action: 'vault.lock' });
+  }
+
+  async addUser(actor: string, u: { username: string; passphrase: string; role: Role; extension?: string }): Promise<StoredUser> {
+    if (!USERNAME.test(u.username)) throw new RvError('RV_ERR_BAD_USERNAME', 'A user name is 1–32 letters, digits, dots, dashes or underscores.', 422);
+    if (!ROLES.includes(u.role)) throw new RvError('RV_ERR_BAD_ROLE', `Role must be one of ${ROLES.join(', ')}.`, 422);
+    if (this.settings.users.some((x) => x.name === u.username)) throw new RvError('RV_ERR_USER_EXISTS', `There is already a user "${u.username}".`, 409);
+    if (u.passphrase.length < 8) throw new RvError('RV_ERR_WEAK_PASSPHRASE', 'A passphrase needs at least 8 characters; a few random words are best.', 422);
+    // Staff never unlock the vault, so they get no keyslot.
+    if (u.role !== 'staff') await this.vault.addKeyslot(u.username, u.passphrase);
+    const user: StoredUser = { name: u.username, role: u.role, passHash: await hashPassword(u.passphrase), createdAt: this.clock.now(), ...(u.extension ? { extension: u.extension } : {}) };
+    await this.settings.update((d) => { d.users.push(user); });
+    await this.audit.append({ actor, action: 'user.add', target: u.username, detail: { role: u.role } });
+    return user;
+  }
+
+  async removeUser(actor: string, name: string): Promise<void> {
+    const user = this.settings.users.find((x) => x.name === name);
+    if (!user) throw new RvError('RV_ERR_NO_SUCH_USER', `There is no user "${name}".`, 404);
+    if (user.role === 'admin' && this.settings.users.filter((x) => x.role === 'admin').length === 1) {
+      throw new RvError('RV_ERR_LAST_ADMIN', 'This is the last administrator; add another administrator before removing this one.', 409);
+    }
+    if (await this.vault.hasKeyslot(name)) await this.vault.removeKeyslot(name);
+    await this.settings.update((d) => { d.users = d.users.filter((x) => x.name !== name); });
+    await this.audit.append({ actor, action: 'user.remove', target: name });
+  }
+
+  async updateSettings(actor: string, patch: SettingsPatch): Promise<Config> {
+    const known = new Set(this.base.lines.map((l) => l.id));
+    for (const l of patch.lines ?? []) if (!known.has(l.id)) throw new RvError('RV_ERR_UNKNOWN_LINE', `There is no line "${l.id}".`, 404);
+    const next = structuredClone(this.settings.overrides);
+    if (patch.lines) {
+      next.lines ??= [];
+      for (const l of patch.lines) {
+        const i = next.lines.findIndex((x) => x.id === l.id);
+        if (i >= 0) next.lines[i] = { ...next.lines[i], ...l }; else next.lines.push(l);
+      }
+    }
+    for (const k of ['graceSeconds', 'exclusions', 'language'] as const) if (patch[k] !== undefined) (next as Record<string, unknown>)[k] = patch[k];
+    // Check the result before it is stored: a keep purpose must be one the line announces.
+    for (const l of applyOverrides(this.base, next).lines) {
+      const stray = l.keepPurposes.filter((p) => !l.announced.includes(p));
+      if (stray.length) throw new RvError('RV_ERR_PURPOSE_NOT_ANNOUNCED', `Line ${l.id}: ${stray.join(', ')} is kept for but not announced; announce it or remove it from the keep purposes.`, 422);
+    }
+    await this.settings.update((d) => { d.overrides = next; });
+    await this.audit.append({ actor, action: 'settings.change', detail: { patch } });
+    return this.config();
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sources) await s.stop().catch(() => undefined);
+    await this.recorder.close();
+    await this.ring.close();
+    await this.audit.close();
+    this.vault.lock();
+  }
+}

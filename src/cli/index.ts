@@ -1,0 +1,108 @@
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { userInfo } from 'node:os';
+import { prompt } from './prompt.ts';
+import { sendControl } from '../control.ts';
+import { dataPaths } from '../box.ts';
+import { loadConfigFile } from '../config/load.ts';
+import { Vault } from '../vault/vault.ts';
+import { SettingsStore } from '../config/settings.ts';
+import { AuditLog } from '../audit/audit.ts';
+import { firstRunSetup } from '../setup.ts';
+import { isRvError, RvError } from '../errors.ts';
+
+const HELP = `usage: ringvault <command> [--data DIR | --config FILE]
+
+commands:
+  start          run the appliance (same as npm start)
+  init           first-run setup in this terminal: admin passphrase, recovery key
+  unlock         unlock the vault of the running box (passphrase or recovery key)
+  help           this text`;
+
+async function dataDirOf(values: { data?: string; config?: string }): Promise<string> {
+  if (values.data) return resolve(values.data);
+  if (process.env.RINGVAULT_DATA) return resolve(process.env.RINGVAULT_DATA);
+  const file = values.config ?? process.env.RINGVAULT_CONFIG;
+  return resolve(file ? (await loadConfigFile(file)).dataDir : './data');
+}
+
+async function newPassphrase(): Promise<string> {
+  for (;;) {
+    const a = await prompt('New passphrase (at least 8 characters, not shown): ', { secret: true });
+    if (a.length < 8) { console.log('Too short: use at least 8 characters; a few random words are best.'); continue; }
+    const b = await prompt('Repeat the passphrase: ', { secret: true });
+    if (a === b) return a;
+    console.log('The two passphrases differ; try again.');
+  }
+}
+
+function showRecoveryKey(key: string): void {
+  console.log(`
+The box is set up. This is the RECOVERY KEY. It is shown only this once.
+Write it down or print it and keep it somewhere safe, away from the box:
+with it, and only with it, the recordings can be opened if every passphrase is lost.
+
+    ${key}
+`);
+}
+
+async function init(dataDir: string): Promise<void> {
+  const p = dataPaths(dataDir);
+  const username = (await prompt('Administrator user name [admin]: ')).trim() || 'admin';
+  const passphrase = await newPassphrase();
+  const running = await sendControl(p.socket, { cmd: 'setup', username, passphrase });
+  if (running) {
+    if (!running.ok) throw new RvError(running.code as `RV_ERR_${string}`, running.message);
+    showRecoveryKey(String(running.recoveryKey));
+    return;
+  }
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const settings = new SettingsStore(p.settings);
+  await settings.load();
+  const audit = new AuditLog(p.audit);
+  await audit.open();
+  try {
+    const r = await firstRunSetup({ vault: new Vault(p.vault), settings, audit, now: Date.now }, username, passphrase, 'cli');
+    showRecoveryKey(r.recoveryKey);
+  } finally {
+    await audit.close();
+  }
+}
+
+async function unlock(dataDir: string): Promise<void> {
+  const p = dataPaths(dataDir);
+  const status = await sendControl(p.socket, { cmd: 'status' });
+  if (!status) throw new RvError('RV_ERR_NOT_RUNNING', `No ringvault is running with data in ${dataDir}; start it first (npm start, or systemctl start ringvault).`);
+  if (status.ok && status.vault === 'unlocked') { console.log('The vault is already unlocked.'); return; }
+  const secret = await prompt('Passphrase or recovery key (not shown): ', { secret: true });
+  const r = await sendControl(p.socket, { cmd: 'unlock', secret, actor: userInfo().username });
+  if (!r) throw new RvError('RV_ERR_NOT_RUNNING', 'The box stopped while unlocking; start it and try again.');
+  if (!r.ok) throw new RvError(r.code as `RV_ERR_${string}`, r.message);
+  console.log(`Unlocked (${String(r.via)}).`);
+}
+
+export async function cli(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === 'start') {
+    const { main } = await import('../main.ts');
+    await main(rest);
+    return -1;
+  }
+  const { values } = parseArgs({ args: rest, options: { data: { type: 'string' }, config: { type: 'string' } }, strict: true });
+  const dataDir = await dataDirOf(values);
+  switch (cmd) {
+    case 'init': await init(dataDir); return 0;
+    case 'unlock': await unlock(dataDir); return 0;
+    case undefined: case 'help': case '--help': case '-h': console.log(HELP); return 0;
+    default: console.error(`ringvault: unknown command "${cmd}"\n\n${HELP}`); return 2;
+  }
+}
+
+cli(process.argv.slice(2)).then(
+  (code) => { if (code >= 0) process.exit(code); },
+  (e) => {
+    console.error(`ringvault: ${isRvError(e) ? e.message : (e as Error).message}`);
+    process.exit(isRvError(e) && e.code === 'RV_ERR_WRONG_PASSPHRASE' ? 3 : 1);
+  },
+);

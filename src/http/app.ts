@@ -1,0 +1,81 @@
+import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
+import cookie from '@fastify/cookie';
+import csrf from '@fastify/csrf-protection';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import fastifyStatic from '@fastify/static';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { isRvError } from '../errors.ts';
+import type { Box } from '../box.ts';
+import { Sessions, SESSION_COOKIE } from './sessions.ts';
+import { authRoutes } from './routes/auth.ts';
+import { lineRoutes } from './routes/lines.ts';
+import { callRoutes } from './routes/calls.ts';
+import { adminRoutes } from './routes/admin.ts';
+
+export interface AppOptions {
+  webDir: string;
+  tls: boolean;
+  loginsPerMinute: number;
+  sessionHours: number;
+  logger?: boolean;
+  version: string;
+}
+
+export type App = FastifyInstance;
+
+/** The web app as a plugin-composed instance; it does not listen (server code does), so tests use inject(). */
+export async function buildApp(box: Box, o: AppOptions): Promise<App> {
+  const app = Fastify({ logger: o.logger ?? false, bodyLimit: 64 * 1024, trustProxy: false }).withTypeProvider<TypeBoxTypeProvider>();
+  const sessions = new Sessions(o.sessionHours * 3600_000, box.clock.now);
+  const cookieBase = { path: '/', httpOnly: true, sameSite: 'strict' as const, secure: o.tls };
+
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"], scriptSrc: ["'self'"], styleSrc: ["'self'"], imgSrc: ["'self'", 'data:'], mediaSrc: ["'self'"],
+        connectSrc: ["'self'"], objectSrc: ["'none'"], frameAncestors: ["'none'"], formAction: ["'self'"], baseUri: ["'none'"],
+        upgradeInsecureRequests: o.tls ? [] : null,
+      },
+    },
+    hsts: o.tls,
+  });
+  await app.register(cookie);
+  await app.register(csrf, { sessionPlugin: '@fastify/cookie', cookieKey: 'rv_csrf', cookieOpts: cookieBase });
+  await app.register(rateLimit, { global: false });
+
+  app.decorateRequest('session', undefined);
+  app.addHook('onRequest', async (req) => {
+    req.session = sessions.get(req.cookies[SESSION_COOKIE]);
+  });
+  // Every state change carries the CSRF token, whatever its route.
+  app.addHook('onRequest', (req, reply, done) => {
+    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return done();
+    app.csrfProtection(req, reply, done);
+  });
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    if (isRvError(err)) return reply.status(err.status).send({ error: { code: err.code, message: err.message } });
+    if (err.validation) return reply.status(400).send({ error: { code: 'RV_ERR_BAD_REQUEST', message: `The request is not valid: ${err.message}. Check the fields and send it again.` } });
+    if (err.code?.startsWith('FST_CSRF')) return reply.status(403).send({ error: { code: 'RV_ERR_CSRF', message: 'The page is out of date or the request did not come from it; reload the page and try again.' } });
+    if (err.statusCode === 429) return reply.status(429).send({ error: { code: 'RV_ERR_TOO_MANY_ATTEMPTS', message: 'Too many attempts; wait a minute and try again.' } });
+    if (err.statusCode && err.statusCode < 500) return reply.status(err.statusCode).send({ error: { code: 'RV_ERR_BAD_REQUEST', message: err.message } });
+    req.log.error({ err }, 'request failed');
+    box.log.error({ err, url: req.url }, 'request failed');
+    return reply.status(500).send({ error: { code: 'RV_ERR_INTERNAL', message: 'Something went wrong inside the box; the log has the details. Try again, or restart the box if it persists.' } });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    if (req.url.startsWith('/api/')) return reply.status(404).send({ error: { code: 'RV_ERR_NOT_FOUND', message: `There is no ${req.method} ${req.url.split('?')[0]}.` } });
+    return reply.status(404).type('text/plain').send('Not found');
+  });
+
+  const ctx = { box, sessions, cookieBase, o };
+  await app.register(authRoutes(ctx));
+  await app.register(lineRoutes(ctx));
+  await app.register(callRoutes(ctx));
+  await app.register(adminRoutes(ctx));
+  await app.register(fastifyStatic, { root: o.webDir, prefix: '/', index: 'index.html', cacheControl: false });
+  return app;
+}
+
+export type RouteContext = { box: Box; sessions: Sessions; cookieBase: { path: string; httpOnly: boolean; sameSite: 'strict'; secure: boolean }; o: AppOptions };

@@ -1,0 +1,60 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { RouteContext } from '../app.ts';
+import { SESSION_COOKIE, STAFF_AND_UP, MANAGERS, REVIEWERS, allow } from '../sessions.ts';
+import { RvError } from '../../errors.ts';
+
+const Credentials = Type.Object({ username: Type.String({ minLength: 1, maxLength: 64 }), passphrase: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false });
+
+export const authRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => async (app) => {
+  const { box, sessions, cookieBase } = ctx;
+
+  app.get('/api/state', async (req, reply) => {
+    const initialized = await box.initialized();
+    const s = req.session;
+    return {
+      initialized,
+      user: s ? { name: s.user, role: s.role, ...(s.extension ? { extension: s.extension } : {}) } : null,
+      vault: !initialized ? 'uninitialized' : box.vault.unlocked ? 'unlocked' : 'locked',
+      csrfToken: reply.generateCsrf(),
+      sim: !!box.sim,
+      clockSynced: box.clock.synced(),
+      language: box.config().language,
+      version: ctx.o.version,
+    };
+  });
+
+  app.post('/api/setup', { schema: { body: Type.Object({ username: Type.String({ minLength: 1, maxLength: 32 }), passphrase: Type.String({ minLength: 1, maxLength: 1024 }), language: Type.Optional(Type.Union([Type.Literal('nl'), Type.Literal('en')])) }, { additionalProperties: false }) } }, async (req, reply) => {
+    const { recoveryKey, user } = await box.setup(req.body.username, req.body.passphrase);
+    if (req.body.language) await box.updateSettings(user.name, { language: req.body.language });
+    const s = sessions.create(user.name, user.role);
+    reply.setCookie(SESSION_COOKIE, s.token, cookieBase);
+    return { recoveryKey, user: { name: user.name, role: user.role } };
+  });
+
+  app.post('/api/login', { config: { rateLimit: { max: ctx.o.loginsPerMinute, timeWindow: 60_000 } }, schema: { body: Credentials } }, async (req, reply) => {
+    const user = await box.authenticate(req.body.username, req.body.passphrase);
+    sessions.drop(req.cookies[SESSION_COOKIE]);
+    const s = sessions.create(user.name, user.role, user.extension);
+    reply.setCookie(SESSION_COOKIE, s.token, cookieBase);
+    return { user: { name: user.name, role: user.role, ...(user.extension ? { extension: user.extension } : {}) } };
+  });
+
+  app.post('/api/logout', { preHandler: allow(STAFF_AND_UP) }, async (req, reply) => {
+    sessions.drop(req.cookies[SESSION_COOKIE]);
+    reply.clearCookie(SESSION_COOKIE, cookieBase);
+    await box.audit.append({ actor: req.session!.user, action: 'logout' });
+    return { ok: true };
+  });
+
+  app.post('/api/unlock', { preHandler: allow(REVIEWERS), config: { rateLimit: { max: ctx.o.loginsPerMinute, timeWindow: 60_000 } }, schema: { body: Type.Object({ secret: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false }) } }, async (req) => {
+    if (!(await box.initialized())) throw new RvError('RV_ERR_NOT_SET_UP', 'The box is not set up yet; run the setup first.', 409);
+    const r = await box.unlock(req.body.secret, req.session!.user);
+    return { ok: true, via: r.via };
+  });
+
+  app.post('/api/lock', { preHandler: allow(MANAGERS) }, async (req) => {
+    await box.lock(req.session!.user);
+    return { ok: true };
+  });
+};

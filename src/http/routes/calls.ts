@@ -1,0 +1,102 @@
+import { Readable } from 'node:stream';
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { RouteContext } from '../app.ts';
+import { MANAGERS, REVIEWERS, STAFF_AND_UP, allow } from '../sessions.ts';
+import { RvError } from '../../errors.ts';
+import { wavHeader } from '../../audio/wav.ts';
+import { SAMPLE_RATE } from '../../audio/frame.ts';
+import { parseRange } from '../range.ts';
+import type { CallHeader } from '../../archive/archive.ts';
+
+const CallParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,80}$' }) });
+const dateParam = (s: string | undefined, field: string, endOfDay: boolean): number | undefined => {
+  if (!s) return undefined;
+  const t = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(s) ? `${s}T${endOfDay ? '23:59:59.999' : '00:00:00'}` : s);
+  if (Number.isNaN(t)) throw new RvError('RV_ERR_BAD_DATE', `${field}: "${s}" is not a date; use YYYY-MM-DD.`, 400);
+  return t;
+};
+
+export const callRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => async (app) => {
+  const { box } = ctx;
+  const header = (id: string): CallHeader => {
+    const h = box.archive.get(id);
+    if (!h) throw new RvError('RV_ERR_NO_SUCH_CALL', `There is no kept call ${id}; it may have been deleted or expired.`, 404);
+    return h;
+  };
+
+  app.get('/api/calls', {
+    preHandler: allow(STAFF_AND_UP),
+    schema: { querystring: Type.Object({ number: Type.Optional(Type.String({ maxLength: 32 })), from: Type.Optional(Type.String({ maxLength: 40 })), to: Type.Optional(Type.String({ maxLength: 40 })), line: Type.Optional(Type.String({ maxLength: 32 })) }, { additionalProperties: false }) },
+  }, async (req) => {
+    const s = req.session!;
+    const locked = !box.catalog.unlocked;
+    if (req.query.number && locked) throw new RvError('RV_ERR_VAULT_LOCKED', 'Numbers are encrypted; unlock the vault to search by number.', 423);
+    const q = { number: req.query.number || undefined, from: dateParam(req.query.from, 'from', false), to: dateParam(req.query.to, 'to', true), line: req.query.line || undefined };
+    if (s.role === 'staff') {
+      // Staff see only their own extension's kept calls, which needs the sealed extension.
+      if (!s.extension || locked) return { calls: [], locked };
+      return { calls: box.catalog.search({ ...q, extension: s.extension }), locked };
+    }
+    if (req.query.number) await box.audit.append({ actor: s.user, action: 'calls.search', detail: { by: 'number' } });
+    return { calls: box.catalog.search(q), locked };
+  });
+
+  app.get('/api/calls/:id', { preHandler: allow(REVIEWERS), schema: { params: CallParams } }, async (req) => {
+    const h = header(req.params.id);
+    const v = await box.archive.verify(h.id);
+    return { call: { ...box.catalog.summary(h), verified: v.ok, ...(v.reason ? { verifyProblem: v.reason } : {}) } };
+  });
+
+  app.get('/api/calls/:id/audio.wav', {
+    preHandler: allow(REVIEWERS),
+    schema: { params: CallParams, querystring: Type.Object({ download: Type.Optional(Type.String({ maxLength: 5 })) }) },
+  }, async (req, reply) => {
+    const h = header(req.params.id);
+    if (!box.vault.unlocked) throw new RvError('RV_ERR_VAULT_LOCKED', 'The vault is locked; unlock it to listen to recordings.', 423);
+    if (h.restricted) throw new RvError('RV_ERR_RESTRICTED', 'Playback of this recording is restricted (a data-subject request); lift the restriction first.', 403);
+    const bytesPerFrame = 2 * h.channels;
+    const dataBytes = h.samples * bytesPerFrame;
+    const head = wavHeader({ sampleRate: h.sampleRate, channels: h.channels, dataBytes });
+    const total = head.length + dataBytes;
+    const range = parseRange(req.headers.range, total);
+    const download = req.query.download === '1';
+    // A player fetches many ranges; one audit entry per playback start is what a person reads.
+    if (!range || range.start === 0) await box.audit.append({ actor: req.session!.user, action: download ? 'call.download' : 'call.play', target: h.id });
+    const start = range?.start ?? 0;
+    const end = range?.end ?? total - 1;
+    const chunkBytes = SAMPLE_RATE * bytesPerFrame;
+    async function* body(): AsyncGenerator<Buffer> {
+      let pos = 0;
+      const emit = (buf: Buffer): Buffer | undefined => {
+        const from = Math.max(start - pos, 0);
+        const to = Math.min(end + 1 - pos, buf.length);
+        pos += buf.length;
+        return to > from ? buf.subarray(from, to) : undefined;
+      };
+      const h0 = emit(head);
+      if (h0) yield h0;
+      const first = Math.max(0, Math.floor((start - head.length) / chunkBytes));
+      pos = head.length + first * chunkBytes;
+      for await (const c of box.archive.readPcm(h.id, first)) {
+        if (pos > end) break;
+        const part = emit(c.pcm);
+        if (part) yield part;
+      }
+    }
+    reply.header('content-type', 'audio/wav').header('accept-ranges', 'bytes').header('cache-control', 'no-store');
+    if (download) reply.header('content-disposition', `attachment; filename="ringvault-${h.id}.wav"`);
+    if (range) reply.status(206).header('content-range', `bytes ${start}-${end}/${total}`);
+    reply.header('content-length', String(end - start + 1));
+    return reply.send(Readable.from(body()));
+  });
+
+  app.delete('/api/calls/:id', { preHandler: allow(MANAGERS), schema: { params: CallParams } }, async (req) => {
+    const h = header(req.params.id);
+    if (h.holds.length > 0) throw new RvError('RV_ERR_ON_HOLD', 'This recording is under legal hold; release the hold before deleting it.', 409);
+    await box.archive.shred(h.id);
+    box.catalog.forget(h.id);
+    await box.audit.append({ actor: req.session!.user, action: 'call.delete', target: h.id });
+    return { ok: true };
+  });
+};

@@ -1,0 +1,75 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { RouteContext } from '../app.ts';
+import { STAFF_AND_UP, allow } from '../sessions.ts';
+import { RvError } from '../../errors.ts';
+import { Purpose } from '../../config/schema.ts';
+
+const LineParams = Type.Object({ id: Type.String({ maxLength: 32 }) });
+const SIM_ROLES = ['admin', 'manager', 'staff'] as const;
+
+export const lineRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => async (app) => {
+  const { box } = ctx;
+  const lines = () => {
+    const coverageMinutes = Math.round(box.coverageMinutes() * 10) / 10;
+    return box.recorder.status().map((l) => ({ ...l, coverageMinutes }));
+  };
+
+  app.get('/api/lines', { preHandler: allow(STAFF_AND_UP) }, async () => ({ lines: lines() }));
+
+  app.get('/api/events', { preHandler: allow(STAFF_AND_UP) }, (req, reply) => {
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-content-type-options': 'nosniff' });
+    const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    let pending: NodeJS.Timeout | undefined;
+    // Bursts of changes (a call starting on every line) become one message.
+    const onChange = () => { pending ??= setTimeout(() => { pending = undefined; send('lines', { lines: lines() }); }, 50); };
+    const onKept = (k: { line: string; callId: string }) => send('kept', k);
+    box.recorder.on('change', onChange);
+    box.recorder.on('kept', onKept);
+    const tick = setInterval(() => send('lines', { lines: lines() }), 5000);
+    send('lines', { lines: lines() });
+    req.raw.on('close', () => {
+      clearInterval(tick);
+      clearTimeout(pending);
+      box.recorder.off('change', onChange);
+      box.recorder.off('kept', onKept);
+    });
+  });
+
+  app.post('/api/lines/:id/save', { preHandler: allow(STAFF_AND_UP), schema: { params: LineParams, body: Type.Optional(Type.Object({ purposes: Type.Optional(Type.Array(Purpose, { maxItems: 5 })) }, { additionalProperties: false })) } }, async (req) => {
+    const r = await box.recorder.save(req.params.id, { purposes: req.body?.purposes, keptBy: 'user' });
+    await box.audit.append({ actor: req.session!.user, action: 'call.save', target: r.callId, detail: { line: req.params.id } });
+    return { callId: r.callId, line: req.params.id };
+  });
+
+  app.post('/api/lines/:id/private', { preHandler: allow(STAFF_AND_UP), schema: { params: LineParams } }, async (req) => {
+    await box.recorder.private(req.params.id);
+    await box.audit.append({ actor: req.session!.user, action: 'call.private', detail: { line: req.params.id } });
+    return { ok: true };
+  });
+
+  const sim = () => {
+    if (!box.sim) throw new RvError('RV_ERR_NOT_SIMULATED', 'This box has no simulated lines; calls come from the real line.', 404);
+    return box.sim;
+  };
+  app.post('/api/sim/lines/:id/call', {
+    preHandler: allow(SIM_ROLES),
+    schema: {
+      params: LineParams,
+      body: Type.Optional(Type.Object({
+        direction: Type.Optional(Type.Union([Type.Literal('in'), Type.Literal('out')])),
+        caller: Type.Optional(Type.String({ pattern: '^\\+?[0-9]{3,20}$' })),
+        called: Type.Optional(Type.String({ pattern: '^\\+?[0-9]{3,20}$' })),
+        extension: Type.Optional(Type.String({ pattern: '^[0-9]{1,8}$' })),
+        durationSec: Type.Optional(Type.Number({ minimum: 1, maximum: 3600 })),
+      }, { additionalProperties: false })),
+    },
+  }, async (req) => ({ ref: sim().placeCall(req.params.id, req.body ?? {}) }));
+
+  app.post('/api/sim/lines/:id/hangup', { preHandler: allow(SIM_ROLES), schema: { params: LineParams } }, async (req) => {
+    sim().hangup(req.params.id);
+    return { ok: true };
+  });
+};

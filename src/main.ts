@@ -1,0 +1,91 @@
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { dirname, join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import pino from 'pino';
+import { defaultConfig, loadConfigFile, parseConfig } from './config/load.ts';
+import type { Config } from './config/schema.ts';
+import { Box, dataPaths } from './box.ts';
+import { buildApp } from './http/app.ts';
+import { systemClock } from './clock.ts';
+import { serveControl } from './control.ts';
+import { isRvError } from './errors.ts';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+export const USAGE = `ringvault ${VERSION} — call recorder appliance
+
+  npm start [-- options]      run the appliance (simulated lines unless a config says otherwise)
+
+options:
+  --config FILE      JSON config (a real box: /etc/ringvault/config.json); env RINGVAULT_CONFIG
+  --data DIR         data folder (default ./data); env RINGVAULT_DATA
+  --host ADDR        address of the web UI (default 127.0.0.1)
+  --port N           port of the web UI (default 8080; 0 picks a free one)
+  --sim-speed X      simulated calls play X times faster than real time
+  --random-calls     simulated lines place random calls
+  -h, --help         this text`;
+
+/** Only this function reads the whole config; every module gets its own part. */
+async function resolveConfig(argv: string[]): Promise<Config> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      config: { type: 'string' }, data: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' },
+      'sim-speed': { type: 'string' }, 'random-calls': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) { console.log(USAGE); process.exit(0); }
+  const file = values.config ?? process.env.RINGVAULT_CONFIG;
+  const cfg = file ? await loadConfigFile(file) : defaultConfig();
+  const raw = structuredClone(cfg) as Record<string, any>;
+  const dataDir = values.data ?? process.env.RINGVAULT_DATA;
+  if (dataDir) raw.dataDir = dataDir;
+  if (values.host) raw.http.host = values.host;
+  if (values.port !== undefined) raw.http.port = Number(values.port);
+  if (values['sim-speed'] !== undefined) raw.sim.speed = Number(values['sim-speed']);
+  if (values['random-calls']) raw.sim.randomCalls = true;
+  const out = parseConfig(raw, file ? `${file} with command-line options` : 'command-line options');
+  return { ...out, dataDir: resolve(out.dataDir) };
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const log = pino({ level: process.env.RINGVAULT_LOG ?? 'info' }, pino.destination(2));
+  let config: Config;
+  try {
+    config = await resolveConfig(argv);
+  } catch (e) {
+    console.error(isRvError(e) ? `ringvault: ${e.message}` : `ringvault: ${(e as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  const onlySim = config.lines.every((l) => l.source === 'sim');
+  const clock = systemClock({ assumeSynced: onlySim });
+  const box = await Box.open({ config, log, clock, speechDir: join(ROOT, 'assets', 'speech') });
+  const app = await buildApp(box, { webDir: join(ROOT, 'web'), tls: false, loginsPerMinute: config.http.loginsPerMinute, sessionHours: config.http.sessionHours, version: VERSION });
+  const control = await serveControl(box, dataPaths(config.dataDir).socket);
+  const address = await app.listen({ host: config.http.host, port: config.http.port });
+  console.log(`ringvault: listening on ${address}`);
+  console.log(`ringvault: data in ${config.dataDir}${(await box.initialized()) ? '' : ' — open the address above to set up the box'}`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    control.close();
+    await app.close();
+    await box.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).catch((e) => {
+    console.error(`ringvault: ${isRvError(e) ? e.message : (e as Error).stack}`);
+    process.exit(1);
+  });
+}
