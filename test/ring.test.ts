@@ -59,7 +59,7 @@ const patchFile = (file: string, pos: number, bytes: Buffer): void => {
 test('open preallocates the file to exactly slots * slotBytes', async (t) => {
   const { ring, file } = await tmpRing(t, 7);
   assert.equal(ring.slotBytes, SLOT_BYTES);
-  assert.equal(ring.slotBytes, 24 + 16 + 176 + 32000);
+  assert.equal(ring.slotBytes, 24 + 16 + 80 + 32000);
   assert.equal(ring.slotCount, 7);
   assert.equal(fs.statSync(file).size, 7 * ring.slotBytes);
   assert.deepEqual(ring.stats(), { used: 0, pinned: 0, calls: 0 });
@@ -245,11 +245,12 @@ test('bad chunks and a closed ring are refused with clear codes', async (t) => {
   assert.throws(() => ring.write('A', chunk(0, 2, Buffer.alloc(6))), rvCode('RV_ERR_RING_CHUNK'));
   assert.throws(() => ring.write('A', { ...chunk(0), seq: -1 }), rvCode('RV_ERR_RING_CHUNK'));
   assert.throws(() => ring.write('A', { ...chunk(0), at: Number.NaN }), rvCode('RV_ERR_RING_CHUNK'));
-  assert.throws(() => ring.write('x'.repeat(129), chunk(0)), rvCode('RV_ERR_RING_CHUNK'));
+  assert.throws(() => ring.write('x'.repeat(1025), chunk(0)), rvCode('RV_ERR_RING_CHUNK'));
   assert.throws(() => ring.write('', chunk(0)), rvCode('RV_ERR_RING_CHUNK'));
   assert.deepEqual(ring.stats(), { used: 0, pinned: 0, calls: 0 });
-  ring.write('x'.repeat(128), chunk(0));
-  assert.deepEqual(ring.read('x'.repeat(128)), [chunk(0)]);
+  const sipCallId = `line-1.${'a84b4c76e66710'.repeat(40)}@pbx.example`; // long ids fit: only their hash is stored
+  ring.write(sipCallId, chunk(0));
+  assert.deepEqual(ring.read(sipCallId), [chunk(0)]);
   await ring.close();
   await ring.close();
   assert.throws(() => ring.write('A', chunk(0)), rvCode('RV_ERR_RING_CLOSED'));

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import nacl from 'tweetnacl';
 import { BYTES_PER_SAMPLE, SAMPLE_RATE } from '../audio/frame.ts';
 
@@ -15,22 +16,22 @@ import { BYTES_PER_SAMPLE, SAMPLE_RATE } from '../audio/frame.ts';
  *   16   8    write serial (u64), monotonic per open — a stale copy of the same slot no longer matches
  *   24   4    chunk seq (u32)
  *   28   1    channels (1 | 2)
- *   29   1    call id length in bytes
- *   30   2    reserved, zero
+ *   29   3    reserved, zero
  *   32   8    at, ms since the epoch (f64)
  *   40   4    frames: samples per channel (u32)
- *   44   128  call id, UTF-8, zero padded
- *   172  4    reserved, zero
- *   176  32000 PCM, interleaved s16le, zero padded
+ *   44   32   SHA-256 of the call id (UTF-8) — fixed width whatever the id's length
+ *   76   4    reserved, zero
+ *   80   32000 PCM, interleaved s16le, zero padded
  */
 export const MAGIC = Buffer.from('RVR1', 'latin1');
 /** 1 s of stereo telephone audio: the most one slot carries. */
 export const MAX_PCM_BYTES = SAMPLE_RATE * 2 * BYTES_PER_SAMPLE;
-export const MAX_CALL_ID_BYTES = 128;
+/** Sanity bound only: the id is hashed, so SIP Call-IDs and the like fit whatever their length. */
+export const MAX_CALL_ID_BYTES = 1024;
 export const NONCE_BYTES = nacl.secretbox.nonceLength;
 export const KEY_BYTES = nacl.secretbox.keyLength;
 export const MAC_BYTES = nacl.secretbox.overheadLength;
-export const HEADER_BYTES = 176;
+export const HEADER_BYTES = 80;
 export const PLAIN_BYTES = HEADER_BYTES + MAX_PCM_BYTES;
 export const SLOT_BYTES = NONCE_BYTES + MAC_BYTES + PLAIN_BYTES;
 
@@ -38,7 +39,8 @@ export interface SlotRecord {
   slot: number;
   generation: Buffer;
   serial: bigint;
-  callId: string;
+  /** SHA-256 of the call id */
+  callHash: Buffer;
   seq: number;
   at: number;
   channels: 1 | 2;
@@ -47,20 +49,20 @@ export interface SlotRecord {
   pcm: Buffer;
 }
 
+export const callHashOf = (callId: string): Buffer => createHash('sha256').update(callId, 'utf8').digest();
+
 /** Builds the fixed-size plaintext of one slot; the caller has validated every field. */
 export function encodePlain(r: SlotRecord): Buffer {
   const p = Buffer.alloc(PLAIN_BYTES);
-  const id = Buffer.from(r.callId, 'utf8');
   MAGIC.copy(p, 0);
   p.writeUInt32LE(r.slot, 4);
   r.generation.copy(p, 8, 0, 8);
   p.writeBigUInt64LE(r.serial, 16);
   p.writeUInt32LE(r.seq, 24);
   p.writeUInt8(r.channels, 28);
-  p.writeUInt8(id.length, 29);
   p.writeDoubleLE(r.at, 32);
   p.writeUInt32LE(r.frames, 40);
-  id.copy(p, 44);
+  r.callHash.copy(p, 44, 0, 32);
   r.pcm.copy(p, HEADER_BYTES);
   return p;
 }
@@ -72,8 +74,6 @@ export function decodePlain(p: Uint8Array): SlotRecord | string {
   if (!b.subarray(0, 4).equals(MAGIC)) return 'bad magic';
   const channels = b.readUInt8(28);
   if (channels !== 1 && channels !== 2) return `bad channel count ${channels}`;
-  const idLen = b.readUInt8(29);
-  if (idLen === 0 || idLen > MAX_CALL_ID_BYTES) return `bad call id length ${idLen}`;
   const frames = b.readUInt32LE(40);
   const pcmBytes = frames * channels * BYTES_PER_SAMPLE;
   if (pcmBytes > MAX_PCM_BYTES) return `bad sample count ${frames}`;
@@ -85,7 +85,7 @@ export function decodePlain(p: Uint8Array): SlotRecord | string {
     channels,
     at: b.readDoubleLE(32),
     frames,
-    callId: b.toString('utf8', 44, 44 + idLen),
+    callHash: Buffer.from(b.subarray(44, 76)),
     pcm: Buffer.from(b.subarray(HEADER_BYTES, HEADER_BYTES + pcmBytes)),
   };
 }

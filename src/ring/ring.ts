@@ -10,6 +10,7 @@ import {
   MAX_PCM_BYTES,
   NONCE_BYTES,
   SLOT_BYTES,
+  callHashOf,
   decodePlain,
   encodePlain,
 } from './layout.ts';
@@ -142,7 +143,7 @@ export class Ring {
       slot,
       generation: this.generation,
       serial: BigInt(serial),
-      callId,
+      callHash: callHashOf(callId),
       seq: chunk.seq,
       at: chunk.at,
       channels: chunk.channels,
@@ -173,6 +174,7 @@ export class Ring {
     const slots = this.index.get(callId);
     if (!slots) return [];
     const out: { serial: number; chunk: RingChunk }[] = [];
+    const callHash = callHashOf(callId);
     const buf = Buffer.alloc(SLOT_BYTES);
     for (const slot of slots) {
       let n: number;
@@ -188,7 +190,7 @@ export class Ring {
       plain.fill(0);
       if (typeof rec === 'string') throw tampered(slot, this.path, rec);
       if (rec.slot !== slot) throw tampered(slot, this.path, `it is out of place: it holds the data of slot ${rec.slot}`);
-      if (!rec.generation.equals(this.generation) || rec.serial !== BigInt(this.serialOf[slot]) || rec.callId !== callId) {
+      if (!rec.generation.equals(this.generation) || rec.serial !== BigInt(this.serialOf[slot]) || !rec.callHash.equals(callHash)) {
         throw tampered(slot, this.path, 'it is out of place: it holds an older or different chunk than the one written last');
       }
       out.push({ serial: this.serialOf[slot], chunk: { seq: rec.seq, at: rec.at, channels: rec.channels, pcm: rec.pcm } });
