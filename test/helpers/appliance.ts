@@ -1,0 +1,79 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface Appliance { url: string; child: ChildProcess; stderr: () => string; stop(signal?: NodeJS.Signals): Promise<void> }
+
+/** Starts the real appliance (src/main.ts) on a free port and waits for its listening line. */
+export async function startAppliance(dataDir: string, args: string[] = []): Promise<Appliance> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), '--data', dataDir, '--port', '0', ...args], {
+    cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RINGVAULT_LOG: 'warn' },
+  });
+  let err = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => { err += d; });
+  const url = await new Promise<string>((res, rej) => {
+    let out = '';
+    const timer = setTimeout(() => rej(new Error(`appliance did not start in 30 s:\n${out}\n${err}`)), 30_000);
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) { clearTimeout(timer); res(m[1]!); }
+    });
+    child.once('exit', (code) => { clearTimeout(timer); rej(new Error(`appliance exited with ${code}:\n${out}\n${err}`)); });
+  });
+  return {
+    url, child, stderr: () => err,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill(signal);
+      await once(child, 'exit');
+    },
+  };
+}
+
+/** A browser-like client: keeps cookies, sends the CSRF token on every state change. */
+export class Client {
+  private cookies = new Map<string, string>();
+  private csrf = '';
+  constructor(readonly base: string) {}
+
+  async state(): Promise<any> {
+    const s = await this.json('GET', '/api/state');
+    this.csrf = s.csrfToken;
+    return s;
+  }
+
+  async request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response> {
+    const h: Record<string, string> = { ...headers };
+    if (this.cookies.size) h.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    if (method !== 'GET' && method !== 'HEAD') h['x-csrf-token'] = this.csrf;
+    if (body !== undefined) h['content-type'] = 'application/json';
+    const res = await fetch(this.base + path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body), redirect: 'manual' });
+    for (const c of res.headers.getSetCookie()) {
+      const [pair] = c.split(';');
+      const i = pair!.indexOf('=');
+      this.cookies.set(pair!.slice(0, i), pair!.slice(i + 1));
+    }
+    return res;
+  }
+
+  async json(method: string, path: string, body?: unknown): Promise<any> {
+    const res = await this.request(method, path, body);
+    const data = await res.json();
+    if (!res.ok) throw Object.assign(new Error(`${method} ${path} → ${res.status} ${JSON.stringify(data)}`), { status: res.status, data });
+    return data;
+  }
+
+  async until<T>(fn: () => Promise<T | undefined | false>, what: string, ms = 20_000): Promise<T> {
+    const end = Date.now() + ms;
+    for (;;) {
+      const v = await fn();
+      if (v) return v;
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
