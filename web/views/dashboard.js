@@ -1,0 +1,219 @@
+// Live line cards: state LED, duration, save / private buttons, simulation controls.
+import { t, fmtClock, fmtNumber } from '../i18n.js';
+import { h, clear, toast, confirmDialog, busy, nextId } from '../dom.js';
+import { post, serverNow, ApiError } from '../api.js';
+import { ctx } from '../ctx.js';
+
+const SIM_ROLES = ['admin', 'manager', 'staff'];
+
+/** What the card shows: the API state, with a live call that is being kept shown as "keeping". */
+function displayState(line) {
+  if (line.state === 'fault') return 'fault';
+  if (line.state === 'keeping' || (line.call && line.call.keeping)) return 'keeping';
+  if (line.state === 'in-call' || line.call) return 'in-call';
+  return 'idle';
+}
+
+function keepLabel(line) {
+  return line.keep === 'sample' ? t('keep.sample', { n: fmtNumber(line.sampleN) }) : t(`keep.${line.keep}`);
+}
+
+function makeCard(initial) {
+  const id = initial.id;
+  let line = initial;
+
+  const title = h('h2', { class: 'line-name' });
+  const stateLabel = h('span', { class: 'state-label', testid: `state-${id}` });
+  const pill = h('span', { class: 'state-pill', role: 'status' }, h('span', { class: 'led', 'aria-hidden': 'true' }), stateLabel);
+  const fault = h('p', { class: 'line-fault', hidden: true });
+  const dirValue = h('dd', { testid: `direction-${id}` });
+  const durValue = h('dd', { class: 'duration', testid: `duration-${id}` });
+  const keepValue = h('dd');
+  const facts = h(
+    'dl',
+    { class: 'facts' },
+    h('div', null, h('dt', null, t('dash.direction')), dirValue),
+    h('div', null, h('dt', null, t('dash.duration')), durValue),
+    h('div', null, h('dt', null, t('dash.keepMode')), keepValue),
+  );
+  const coverage = h('p', { class: 'coverage muted', testid: `coverage-${id}` });
+
+  const saveBtn = h('button', { type: 'button', class: 'btn btn-primary btn-save', testid: `save-${id}` });
+  saveBtn.addEventListener('click', async () => {
+    const ref = line.call ? line.call.ref : line.lastEnded ? line.lastEnded.ref : null;
+    try {
+      await busy(saveBtn, () => post(`/api/lines/${encodeURIComponent(id)}/save`, {}));
+      if (ref) ctx.keptRefs.add(ref);
+      if (line.call) line = { ...line, state: 'keeping', call: { ...line.call, keeping: true } };
+      toast(t('dash.saved', { line: line.name }), 'ok');
+    } catch (e) {
+      toast(e instanceof ApiError ? e.message : String(e), 'error');
+    }
+    update(line);
+  });
+
+  const privBtn = h('button', { type: 'button', class: 'btn btn-quiet btn-private', testid: `private-${id}` });
+  privBtn.addEventListener('click', async () => {
+    const ok = await confirmDialog(t('dash.privateConfirm', { line: line.name }), t('dash.private'));
+    if (!ok) return;
+    try {
+      await busy(privBtn, () => post(`/api/lines/${encodeURIComponent(id)}/private`, {}));
+      toast(t('dash.privateDone', { line: line.name }), 'ok');
+    } catch (e) {
+      toast(e instanceof ApiError ? e.message : String(e), 'error');
+    }
+    update(line);
+  });
+
+  let sim = null;
+  const simBtns = {};
+  if (ctx.state.sim && ctx.can(SIM_ROLES)) {
+    const numId = nextId('sim-num');
+    const durId = nextId('sim-dur');
+    const number = h('input', { id: numId, type: 'tel', inputmode: 'tel', autocomplete: 'off', testid: `sim-number-${id}`, placeholder: '0201234567' });
+    const duration = h('input', { id: durId, type: 'number', min: '1', max: '3600', step: '1', inputmode: 'numeric', testid: `sim-duration-${id}` });
+    const place = async (direction, btn) => {
+      const body = { direction };
+      const n = number.value.trim();
+      if (n) body[direction === 'in' ? 'caller' : 'called'] = n;
+      const d = Number(duration.value);
+      if (duration.value !== '' && Number.isFinite(d) && d > 0) body.durationSec = d;
+      try {
+        await busy(btn, () => post(`/api/sim/lines/${encodeURIComponent(id)}/call`, body));
+      } catch (e) {
+        toast(e instanceof ApiError ? e.message : String(e), 'error');
+      }
+      update(line);
+    };
+    simBtns.in = h('button', { type: 'button', class: 'btn btn-small', testid: `sim-in-${id}` }, t('sim.incoming'));
+    simBtns.out = h('button', { type: 'button', class: 'btn btn-small', testid: `sim-out-${id}` }, t('sim.outgoing'));
+    simBtns.hangup = h('button', { type: 'button', class: 'btn btn-small', testid: `sim-hangup-${id}` }, t('sim.hangup'));
+    simBtns.in.addEventListener('click', () => place('in', simBtns.in));
+    simBtns.out.addEventListener('click', () => place('out', simBtns.out));
+    simBtns.hangup.addEventListener('click', async () => {
+      try {
+        await busy(simBtns.hangup, () => post(`/api/sim/lines/${encodeURIComponent(id)}/hangup`, {}));
+      } catch (e) {
+        toast(e instanceof ApiError ? e.message : String(e), 'error');
+      }
+      update(line);
+    });
+    sim = h(
+      'details',
+      { class: 'sim', testid: `sim-${id}`, open: true },
+      h('summary', null, t('sim.title')),
+      h(
+        'div',
+        { class: 'sim-fields' },
+        h('div', { class: 'field' }, h('label', { for: numId }, t('sim.number')), number),
+        h('div', { class: 'field' }, h('label', { for: durId }, t('sim.duration')), duration),
+      ),
+      h('div', { class: 'sim-actions' }, simBtns.in, simBtns.out, simBtns.hangup),
+    );
+  }
+
+  const el = h(
+    'article',
+    { class: 'card line-card', testid: `line-${id}`, 'aria-labelledby': `line-title-${id}` },
+    h('div', { class: 'line-head' }, title, pill),
+    fault,
+    facts,
+    h('div', { class: 'line-actions' }, saveBtn, privBtn),
+    coverage,
+    sim,
+  );
+  title.id = `line-title-${id}`;
+
+  function update(next) {
+    line = next;
+    const now = serverNow();
+    const st = displayState(line);
+    el.dataset.state = st;
+    title.textContent = line.name;
+    stateLabel.textContent = t(`state.${st}`);
+    fault.hidden = st !== 'fault';
+    fault.textContent = st === 'fault' ? t('dash.fault', { message: line.fault || '' }) : '';
+    dirValue.textContent = line.call ? t(`dir.${line.call.direction}`) : t('common.none');
+    durValue.textContent = line.call ? fmtClock(now - line.call.startedAt) : t('common.none');
+    keepValue.textContent = keepLabel(line);
+    coverage.textContent = t('dash.coverage', { minutes: fmtNumber(line.coverageMinutes ?? 0, { maximumFractionDigits: 1 }) });
+
+    const ended = line.lastEnded && line.lastEnded.savableUntil > now ? line.lastEnded : null;
+    const endedKept = ended && ctx.keptRefs.has(ended.ref);
+    const busyNow = saveBtn.getAttribute('aria-busy') === 'true';
+    if (line.call && line.call.keeping) {
+      saveBtn.textContent = t('dash.beingKept');
+      saveBtn.disabled = true;
+    } else if (line.call) {
+      saveBtn.textContent = t('dash.save');
+      saveBtn.disabled = busyNow || st === 'fault';
+    } else if (ended && !endedKept) {
+      saveBtn.textContent = t('dash.saveEnded', { time: fmtClock(ended.savableUntil - now) });
+      saveBtn.disabled = busyNow;
+    } else if (endedKept) {
+      saveBtn.textContent = t('dash.lastKept');
+      saveBtn.disabled = true;
+    } else {
+      saveBtn.textContent = t('dash.save');
+      saveBtn.disabled = true;
+    }
+    privBtn.textContent = t('dash.private');
+    privBtn.disabled = privBtn.getAttribute('aria-busy') === 'true' || !(line.call || ended);
+    if (simBtns.hangup) {
+      simBtns.hangup.disabled = simBtns.hangup.getAttribute('aria-busy') === 'true' || !line.call;
+      simBtns.in.disabled = simBtns.in.getAttribute('aria-busy') === 'true' || Boolean(line.call);
+      simBtns.out.disabled = simBtns.out.getAttribute('aria-busy') === 'true' || Boolean(line.call);
+    }
+  }
+  update(line);
+  return { el, update, tick: () => update(line) };
+}
+
+export default function dashboardView() {
+  const grid = h('div', { class: 'line-grid', testid: 'lines' });
+  const status = h('p', { class: 'muted' }, t('app.loading'));
+  const page = h(
+    'section',
+    { class: 'page' },
+    h('div', { class: 'page-head' }, h('h1', { tabindex: '-1' }, t('dash.title')), h('span', { class: 'live-indicator', testid: 'live' }, h('span', { class: 'live-dot', 'aria-hidden': 'true' }), t('dash.live'))),
+    status,
+    grid,
+  );
+  const cards = new Map();
+
+  function render(lines) {
+    status.hidden = lines.length > 0;
+    if (!lines.length) status.textContent = t('dash.empty');
+    const ids = lines.map((l) => l.id);
+    const same = ids.length === cards.size && ids.every((x) => cards.has(x));
+    if (!same) {
+      clear(grid);
+      cards.clear();
+      for (const l of lines) {
+        const c = makeCard(l);
+        cards.set(l.id, c);
+        grid.append(c.el);
+      }
+      return;
+    }
+    for (const l of lines) cards.get(l.id).update(l);
+  }
+
+  if (ctx.lines.length) render(ctx.lines);
+  ctx.loadLines().catch((e) => {
+    status.hidden = false;
+    status.textContent = t('common.error', { message: e.message });
+  });
+  const off = ctx.onLines(render);
+  const timer = setInterval(() => {
+    for (const c of cards.values()) c.tick();
+  }, 1000);
+  return {
+    el: page,
+    title: t('dash.title'),
+    destroy() {
+      off();
+      clearInterval(timer);
+    },
+  };
+}

@@ -1,0 +1,50 @@
+// Unlock the vault with a passphrase or the recovery key.
+import { t } from '../i18n.js';
+import { h, field, errorBox, showError, toast } from '../dom.js';
+import { post, ApiError } from '../api.js';
+import { ctx } from '../ctx.js';
+
+export default function unlockView() {
+  const page = h('section', { class: 'page page-narrow' }, h('h1', { tabindex: '-1' }, t('unlock.title')));
+  if (ctx.state.vault === 'unlocked') {
+    page.append(h('p', { class: 'ok-box', role: 'status' }, t('unlock.already')), h('p', null, h('a', { href: '#/dashboard', class: 'btn' }, t('unlock.toDashboard'))));
+    return { el: page, title: t('unlock.title') };
+  }
+  const secret = h('input', { type: 'password', name: 'secret', autocomplete: 'current-password', required: true, testid: 'unlock-secret', spellcheck: 'false', autocapitalize: 'none' });
+  const err = errorBox('unlock-error');
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary btn-large', testid: 'unlock-submit' }, t('unlock.submit'));
+  const form = h(
+    'form',
+    {
+      class: 'form card',
+      novalidate: true,
+      onsubmit: async (ev) => {
+        ev.preventDefault();
+        const value = secret.value.trim();
+        if (!value) return showError(err, t('err.secretRequired')), secret.focus();
+        showError(err, '');
+        submit.disabled = true;
+        submit.textContent = t('unlock.busy');
+        try {
+          await post('/api/unlock', { secret: value });
+          secret.value = '';
+          await ctx.refreshState();
+          toast(t('unlock.done'), 'ok');
+          ctx.rerender();
+        } catch (e) {
+          showError(err, e instanceof ApiError ? e.message : String(e));
+          secret.select();
+          submit.disabled = false;
+          submit.textContent = t('unlock.submit');
+        }
+      },
+    },
+    h('p', { class: 'lead' }, t('unlock.intro')),
+    field(t('unlock.secret'), secret),
+    err,
+    h('div', { class: 'actions' }, submit),
+  );
+  page.append(form);
+  queueMicrotask(() => secret.focus());
+  return { el: page, title: t('unlock.title') };
+}
