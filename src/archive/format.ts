@@ -1,0 +1,170 @@
+import { createHash } from 'node:crypto';
+import { Type, type TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import nacl from 'tweetnacl';
+import { BYTES_PER_SAMPLE, SAMPLE_RATE } from '../audio/frame.ts';
+import { SORTABLE_ID } from './ids.ts';
+
+export type KeptBy = 'all' | 'sample' | 'button' | 'user' | 'import';
+export const KEPT_BY: readonly KeptBy[] = ['all', 'sample', 'button', 'user', 'import'];
+/** Personal call data (direction, caller, called, extension, digits, notes[]); only ever stored sealed. */
+export type CallMeta = Record<string, unknown>;
+
+/** What is known when a keep starts; written durably as `<id>.open.json` before the first chunk. */
+export interface OpenHeader {
+  v: 1;
+  id: string;
+  line: string;
+  startedAt: number;
+  channels: 1 | 2;
+  sampleRate: number;
+  purposes: string[];
+  keptBy: KeptBy;
+  keptAt: number;
+  clockSynced: boolean;
+  holds: string[];
+  restricted: boolean;
+  /** vault key epoch whose shared key wraps the data key */
+  epoch: string;
+  /** base64 secretbox of the call's 32-byte data key under the epoch key */
+  wrappedKey: string;
+  wrapNonce: string;
+  /** base64 nonce ‖ secretbox(JSON CallMeta) under the data key */
+  metaSealed: string;
+}
+
+/** A finished call as stored in `<id>.json`; everything but `signature` is covered by the signature. */
+export interface CallHeader extends OpenHeader {
+  endedAt: number;
+  durationMs: number;
+  /** samples per channel */
+  samples: number;
+  chunks: number;
+  /** hex SHA-256 of the audio file bytes */
+  audioSha256: string;
+  /** base64 Ed25519 over headerDigest() */
+  signature: string;
+}
+
+/**
+ * Audio file: records appended one per chunk, all integers little-endian:
+ *   u32  n   length of the ciphertext
+ *   f64  at  ms of the first sample, in the clear so a call can be finished after a power cut while locked
+ *   n    secretbox(at f64 ‖ pcm, nonce = chunkNonce(index), dataKey) — authenticates `at` and the position
+ */
+export const RECORD_PREFIX = 12;
+const AT_BYTES = 8;
+export const MAX_CHUNK_PCM = SAMPLE_RATE * 2 * BYTES_PER_SAMPLE;
+export const MIN_CIPHERTEXT = nacl.secretbox.overheadLength + AT_BYTES + BYTES_PER_SAMPLE;
+export const MAX_CIPHERTEXT = nacl.secretbox.overheadLength + AT_BYTES + MAX_CHUNK_PCM;
+export const DATA_KEY_BYTES = nacl.secretbox.keyLength;
+
+/** Nonce from the chunk index: unique per data key, and a record moved to another position fails to open. */
+export function chunkNonce(index: number): Uint8Array {
+  const n = Buffer.alloc(nacl.secretbox.nonceLength);
+  n.write('RVA1', 0, 'latin1');
+  n.writeUInt32LE(index, 4);
+  return n;
+}
+
+export function sealRecord(dataKey: Uint8Array, index: number, at: number, pcm: Uint8Array): Buffer {
+  const plain = Buffer.allocUnsafe(AT_BYTES + pcm.length);
+  plain.writeDoubleLE(at, 0);
+  plain.set(pcm, AT_BYTES);
+  const ct = nacl.secretbox(plain, chunkNonce(index), dataKey);
+  plain.fill(0);
+  const rec = Buffer.allocUnsafe(RECORD_PREFIX + ct.length);
+  rec.writeUInt32LE(ct.length, 0);
+  rec.writeDoubleLE(at, 4);
+  rec.set(ct, RECORD_PREFIX);
+  return rec;
+}
+
+/** Opens one whole record; null when it was altered, moved, or sealed under another key. */
+export function openRecord(dataKey: Uint8Array, index: number, record: Buffer): { at: number; pcm: Buffer } | null {
+  const plain = nacl.secretbox.open(record.subarray(RECORD_PREFIX), chunkNonce(index), dataKey);
+  if (!plain || plain.length < AT_BYTES) return null;
+  const buf = Buffer.from(plain.buffer, plain.byteOffset, plain.length);
+  const at = buf.readDoubleLE(0);
+  if (at !== record.readDoubleLE(4)) return null;
+  return { at, pcm: buf.subarray(AT_BYTES) };
+}
+
+/** Samples per channel carried by a record whose ciphertext is `ctLength` bytes. */
+export const framesOf = (ctLength: number, channels: 1 | 2): number =>
+  (ctLength - nacl.secretbox.overheadLength - AT_BYTES) / (BYTES_PER_SAMPLE * channels);
+
+const SIGNED: readonly (keyof Omit<CallHeader, 'signature'>)[] = [
+  'v', 'id', 'line', 'startedAt', 'endedAt', 'durationMs', 'samples', 'channels', 'sampleRate', 'chunks', 'purposes', 'keptBy', 'keptAt',
+  'clockSynced', 'holds', 'restricted', 'epoch', 'wrappedKey', 'wrapNonce', 'metaSealed', 'audioSha256',
+];
+
+/** Canonical digest of a header: a fixed field order, so key order or extra fields in the file do not matter. */
+export function headerDigest(h: Omit<CallHeader, 'signature'>): Uint8Array {
+  return createHash('sha256').update('ringvault-call-header/1\n').update(JSON.stringify(SIGNED.map((k) => h[k]))).digest();
+}
+
+const B64 = (bytes?: number): TSchema => Type.String({ pattern: bytes === undefined ? '^[A-Za-z0-9+/]*={0,2}$' : `^[A-Za-z0-9+/=]{${Math.ceil(bytes / 3) * 4}}$` });
+/** Latest ms whose ISO form has a 4-digit year (9999-12-31T23:59:59.999Z). */
+const MAX_TIME = 253402300799999;
+export const isTime = (t: unknown): t is number => typeof t === 'number' && Number.isFinite(t) && t >= 0 && t <= MAX_TIME;
+const Time = Type.Number({ minimum: 0, maximum: MAX_TIME });
+const OpenFields = {
+  v: Type.Literal(1),
+  id: Type.String({ pattern: SORTABLE_ID.source }),
+  line: Type.String({ minLength: 1, maxLength: 128 }),
+  startedAt: Time,
+  channels: Type.Union([Type.Literal(1), Type.Literal(2)]),
+  sampleRate: Type.Literal(SAMPLE_RATE),
+  purposes: Type.Array(Type.String({ maxLength: 64 }), { maxItems: 32 }),
+  keptBy: Type.Union(KEPT_BY.map((k) => Type.Literal(k))),
+  keptAt: Time,
+  clockSynced: Type.Boolean(),
+  holds: Type.Array(Type.String({ maxLength: 128 }), { maxItems: 32 }),
+  restricted: Type.Boolean(),
+  epoch: Type.String({ pattern: SORTABLE_ID.source }),
+  wrappedKey: B64(DATA_KEY_BYTES + nacl.secretbox.overheadLength),
+  wrapNonce: B64(nacl.secretbox.nonceLength),
+  metaSealed: B64(),
+};
+const OpenHeaderSchema = Type.Object(OpenFields);
+const CallHeaderSchema = Type.Object({
+  ...OpenFields,
+  endedAt: Time,
+  durationMs: Type.Integer({ minimum: 0 }),
+  samples: Type.Integer({ minimum: 0 }),
+  chunks: Type.Integer({ minimum: 0 }),
+  audioSha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+  signature: B64(nacl.sign.signatureLength),
+});
+
+function check<T>(schema: TSchema, text: string, id: string): { ok: true; value: T } | { ok: false; reason: string } {
+  let x: unknown;
+  try {
+    x = JSON.parse(text);
+  } catch (e) {
+    return { ok: false, reason: `not JSON (${(e as Error).message})` };
+  }
+  if (!Value.Check(schema, x)) {
+    const first = [...Value.Errors(schema, x)][0];
+    return { ok: false, reason: `field ${first?.path || '/'}: ${first?.message ?? 'invalid'}` };
+  }
+  if ((x as { id: string }).id !== id) return { ok: false, reason: `its id does not match the file name ${id}` };
+  return { ok: true, value: x as T };
+}
+
+export const parseOpenHeader = (text: string, id: string) => check<OpenHeader>(OpenHeaderSchema, text, id);
+export const parseCallHeader = (text: string, id: string) => check<CallHeader>(CallHeaderSchema, text, id);
+
+/** A copy holding exactly the known fields, so nothing unsigned from a file rides along. */
+export function pickHeader(h: CallHeader): CallHeader {
+  return {
+    v: 1, id: h.id, line: h.line, startedAt: h.startedAt, endedAt: h.endedAt, durationMs: h.durationMs, samples: h.samples,
+    channels: h.channels, sampleRate: h.sampleRate, chunks: h.chunks, purposes: [...h.purposes], keptBy: h.keptBy, keptAt: h.keptAt,
+    clockSynced: h.clockSynced, holds: [...h.holds], restricted: h.restricted, epoch: h.epoch, wrappedKey: h.wrappedKey,
+    wrapNonce: h.wrapNonce, metaSealed: h.metaSealed, audioSha256: h.audioSha256, signature: h.signature,
+  };
+}
+
+/** Headers are stored compact so the wrapped key sits at a findable byte offset for in-place scrubbing. */
+export const headerJson = (h: OpenHeader | CallHeader): string => JSON.stringify(h) + '\n';
