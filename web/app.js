@@ -1,6 +1,6 @@
 // ringvault admin UI: boot, hash router, header, banners and the live event stream.
 import { t, getLang, setLang, onLangChange } from './i18n.js';
-import { h, clear, toast } from './dom.js';
+import { h, clear, append, toast } from './dom.js';
 import { getState, post, get, setUnauthorizedHandler, ApiError } from './api.js';
 import { ctx } from './ctx.js';
 import { startLive, stopLive } from './live.js';
@@ -88,7 +88,7 @@ function renderHeader() {
     ? h(
         'div',
         { class: 'user-box' },
-        h('span', { class: 'user-name', testid: 'current-user' }, t('header.signedIn', { name: user.name, role: t(`role.${user.role}`) })),
+        h('span', { class: 'user-name', testid: 'current-user', title: t('header.signedIn', { name: user.name, role: t(`role.${user.role}`) }) }, t('header.signedIn', { name: user.name, role: t(`role.${user.role}`) })),
         ctx.state.vault === 'unlocked' && ['admin', 'manager'].includes(user.role)
           ? h('button', { type: 'button', class: 'btn btn-small btn-quiet', testid: 'lock', onclick: lockVault }, t('header.lock'))
           : null,
@@ -96,10 +96,10 @@ function renderHeader() {
       )
     : null;
 
-  clear(headerEl).append(
-    h('div', { class: 'header-top' }, h('a', { class: 'brand', href: user ? '#/dashboard' : '#/' }, h('span', { class: 'brand-mark', 'aria-hidden': 'true' }), t('app.name')), h('div', { class: 'header-tools' }, userBox, langGroup)),
+  append(clear(headerEl), [
+    h('div', { class: 'header-top' }, h('a', { class: 'brand', href: user ? '#/dashboard' : '#/' }, h('span', { class: 'brand-mark', 'aria-hidden': 'true' }), t('app.name')), userBox, langGroup),
     nav,
-  );
+  ]);
   const skip = document.getElementById('skip-link');
   if (skip) skip.textContent = t('app.skip');
 }

@@ -62,6 +62,10 @@ function connect() {
       return;
     }
     for (const fn of keptListeners) fn(data);
+    if (data.callId) {
+      if (ctx.announcedKept.has(data.callId)) return;
+      ctx.announcedKept.add(data.callId);
+    }
     const canOpen = ctx.can(['admin', 'manager', 'reviewer']) && data.callId;
     toast(
       t('dash.keptEvent', { line: ctx.lineName(data.line) }),

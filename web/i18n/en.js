@@ -221,7 +221,7 @@ export default {
   'users.empty': 'No users.',
 
   'audit.title': 'Audit log',
-  'audit.intro': 'Every look at, download of and change to recordings and settings is written here.',
+  'audit.intro': 'Every playback, download and change of recordings, and every change of settings, is recorded here.',
   'audit.seq': '#',
   'audit.at': 'Time',
   'audit.actor': 'Who',

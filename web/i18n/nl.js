@@ -221,7 +221,7 @@ export default {
   'users.empty': 'Geen gebruikers.',
 
   'audit.title': 'Logboek',
-  'audit.intro': 'Elke keer dat opnames worden bekeken, gedownload of gewijzigd en elke wijziging van instellingen wordt hier vastgelegd.',
+  'audit.intro': 'Hier wordt vastgelegd wie opnames beluistert, downloadt of wijzigt en wie instellingen aanpast.',
   'audit.seq': '#',
   'audit.at': 'Tijdstip',
   'audit.actor': 'Wie',

@@ -42,10 +42,13 @@ function makeCard(initial) {
   saveBtn.addEventListener('click', async () => {
     const ref = line.call ? line.call.ref : line.lastEnded ? line.lastEnded.ref : null;
     try {
-      await busy(saveBtn, () => post(`/api/lines/${encodeURIComponent(id)}/save`, {}));
+      const res = await busy(saveBtn, () => post(`/api/lines/${encodeURIComponent(id)}/save`, {}));
       if (ref) ctx.keptRefs.add(ref);
       if (line.call) line = { ...line, state: 'keeping', call: { ...line.call, keeping: true } };
-      toast(t('dash.saved', { line: line.name }), 'ok');
+      if (!ctx.announcedKept.has(res.callId)) {
+        ctx.announcedKept.add(res.callId);
+        toast(t('dash.saved', { line: line.name }), 'ok', ctx.can(['admin', 'manager', 'reviewer']) ? h('a', { href: `#/calls/${encodeURIComponent(res.callId)}`, class: 'toast-link' }, t('dash.openCall')) : null);
+      }
     } catch (e) {
       toast(e instanceof ApiError ? e.message : String(e), 'error');
     }
@@ -141,6 +144,7 @@ function makeCard(initial) {
     const ended = line.lastEnded && line.lastEnded.savableUntil > now ? line.lastEnded : null;
     const endedKept = ended && ctx.keptRefs.has(ended.ref);
     const busyNow = saveBtn.getAttribute('aria-busy') === 'true';
+    saveBtn.classList.toggle('is-kept', Boolean((line.call && line.call.keeping) || (!line.call && endedKept)));
     if (line.call && line.call.keeping) {
       saveBtn.textContent = t('dash.beingKept');
       saveBtn.disabled = true;
@@ -158,7 +162,7 @@ function makeCard(initial) {
       saveBtn.disabled = true;
     }
     privBtn.textContent = t('dash.private');
-    privBtn.disabled = privBtn.getAttribute('aria-busy') === 'true' || !(line.call || ended);
+    privBtn.disabled = privBtn.getAttribute('aria-busy') === 'true' || !(line.call || (ended && !endedKept));
     if (simBtns.hangup) {
       simBtns.hangup.disabled = simBtns.hangup.getAttribute('aria-busy') === 'true' || !line.call;
       simBtns.in.disabled = simBtns.in.getAttribute('aria-busy') === 'true' || Boolean(line.call);

@@ -7,7 +7,7 @@ import { ctx } from '../ctx.js';
 export const PURPOSES = ['training', 'evaluation', 'complaint', 'evidence', 'legal-obligation'];
 const KEEP = ['all', 'sample', 'on-demand', 'never'];
 
-function lineFieldset(line) {
+function lineFieldset(line, purposesKey) {
   const name = h('input', { type: 'text', value: line.name, required: true, maxlength: '60', testid: `settings-name-${line.id}` });
   const keep = h('select', { testid: `settings-keep-${line.id}` }, KEEP.map((k) => h('option', { value: k, selected: line.keep === k }, t(`settings.keep.${k}`))));
   keep.value = line.keep;
@@ -38,7 +38,7 @@ function lineFieldset(line) {
       name: name.value.trim(),
       keep: keep.value,
       sampleN: Math.round(Number(sampleN.value)),
-      purposes: boxes.filter((b) => b.box.checked).map((b) => b.p),
+      [purposesKey]: boxes.filter((b) => b.box.checked).map((b) => b.p),
     }),
     validate: () => {
       if (!name.value.trim()) return name;
@@ -64,7 +64,10 @@ export default function settingsView() {
       return;
     }
     settings = settings || {};
-    const lineForms = lines.map(lineFieldset);
+    // docs/http-api.md names the announced purposes `purposes`; a server that reports its
+    // settings with `announced` (the config schema's name) is answered in its own terms.
+    const purposesKey = Array.isArray(settings.lines) && settings.lines.some((l) => l && 'announced' in l && !('purposes' in l)) ? 'announced' : 'purposes';
+    const lineForms = lines.map((l) => lineFieldset(l, purposesKey));
     const grace = h('input', { type: 'number', min: '0', max: '3600', step: '1', inputmode: 'numeric', value: String(settings.graceSeconds ?? 120), testid: 'settings-grace' });
     const language = h('select', { testid: 'settings-language' }, ['nl', 'en'].map((l) => h('option', { value: l, lang: l, selected: settings.language === l }, t(`lang.${l}`))));
     if (settings.language) language.value = settings.language;
@@ -109,7 +112,7 @@ export default function settingsView() {
       h('h2', null, t('settings.general')),
       h('div', { class: 'card' }, h('div', { class: 'form-grid' }, field(t('settings.grace'), grace, t('settings.graceHint')), field(t('settings.language'), language))),
       err,
-      h('div', { class: 'actions sticky-actions' }, submit),
+      h('div', { class: 'actions' }, submit),
     );
     body.replaceChildren(form);
   })();

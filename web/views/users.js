@@ -61,7 +61,7 @@ export default function usersView() {
   const pass = h('input', { type: 'password', required: true, minlength: String(MIN_PASSPHRASE), autocomplete: 'new-password', testid: 'user-passphrase' });
   const role = h('select', { testid: 'user-role' }, ROLES.map((r) => h('option', { value: r, selected: r === 'staff' }, t(`role.${r}`))));
   role.value = 'staff';
-  const ext = h('input', { type: 'text', inputmode: 'tel', autocomplete: 'off', testid: 'user-extension' });
+  const ext = h('input', { type: 'text', inputmode: 'numeric', pattern: '[0-9]{1,8}', maxlength: '8', autocomplete: 'off', testid: 'user-extension' });
   const err = errorBox('user-add-error');
   const submit = h('button', { type: 'submit', class: 'btn btn-primary', testid: 'user-add', disabled: !unlocked }, t('users.submit'));
   const form = h(
