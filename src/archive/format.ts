@@ -1,6 +1,4 @@
 import { createHash } from 'node:crypto';
-import { Type, type TSchema } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
 import nacl from 'tweetnacl';
 import { BYTES_PER_SAMPLE, SAMPLE_RATE } from '../audio/frame.ts';
 import { SORTABLE_ID } from './ids.ts';
@@ -104,57 +102,66 @@ export function headerDigest(h: Omit<CallHeader, 'signature'>): Uint8Array {
   return createHash('sha256').update('ringvault-call-header/1\n').update(JSON.stringify(SIGNED.map((k) => h[k]))).digest();
 }
 
-const B64 = (bytes?: number): TSchema => Type.String({ pattern: bytes === undefined ? '^[A-Za-z0-9+/]*={0,2}$' : `^[A-Za-z0-9+/=]{${Math.ceil(bytes / 3) * 4}}$` });
 /** Latest ms whose ISO form has a 4-digit year (9999-12-31T23:59:59.999Z). */
 const MAX_TIME = 253402300799999;
 export const isTime = (t: unknown): t is number => typeof t === 'number' && Number.isFinite(t) && t >= 0 && t <= MAX_TIME;
-const Time = Type.Number({ minimum: 0, maximum: MAX_TIME });
-const OpenFields = {
-  v: Type.Literal(1),
-  id: Type.String({ pattern: SORTABLE_ID.source }),
-  line: Type.String({ minLength: 1, maxLength: 128 }),
-  startedAt: Time,
-  channels: Type.Union([Type.Literal(1), Type.Literal(2)]),
-  sampleRate: Type.Literal(SAMPLE_RATE),
-  purposes: Type.Array(Type.String({ maxLength: 64 }), { maxItems: 32 }),
-  keptBy: Type.Union(KEPT_BY.map((k) => Type.Literal(k))),
-  keptAt: Time,
-  clockSynced: Type.Boolean(),
-  holds: Type.Array(Type.String({ maxLength: 128 }), { maxItems: 32 }),
-  restricted: Type.Boolean(),
-  epoch: Type.String({ pattern: SORTABLE_ID.source }),
-  wrappedKey: B64(DATA_KEY_BYTES + nacl.secretbox.overheadLength),
-  wrapNonce: B64(nacl.secretbox.nonceLength),
-  metaSealed: B64(),
-};
-const OpenHeaderSchema = Type.Object(OpenFields);
-const CallHeaderSchema = Type.Object({
-  ...OpenFields,
-  endedAt: Time,
-  durationMs: Type.Integer({ minimum: 0 }),
-  samples: Type.Integer({ minimum: 0 }),
-  chunks: Type.Integer({ minimum: 0 }),
-  audioSha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
-  signature: B64(nacl.sign.signatureLength),
-});
 
-function check<T>(schema: TSchema, text: string, id: string): { ok: true; value: T } | { ok: false; reason: string } {
+type Check = (v: unknown) => boolean;
+const text = (min: number, max: number, re?: RegExp): Check => (v) => typeof v === 'string' && v.length >= min && v.length <= max && (!re || re.test(v));
+const b64 = (bytes?: number): Check => bytes === undefined
+  ? text(0, 1 << 20, /^[A-Za-z0-9+/]*={0,2}$/)
+  : text(Math.ceil(bytes / 3) * 4, Math.ceil(bytes / 3) * 4, /^[A-Za-z0-9+/]*={0,2}$/);
+const count: Check = (v) => Number.isSafeInteger(v) && (v as number) >= 0;
+const names = (max: number): Check => (v) => Array.isArray(v) && v.length <= 32 && v.every(text(1, max));
+const oneOf = (...xs: unknown[]): Check => (v) => xs.includes(v);
+const bool: Check = (v) => typeof v === 'boolean';
+
+/** One rule per field; the Record type makes the compiler insist that every header field has one. */
+const OPEN_RULES: Record<keyof OpenHeader, Check> = {
+  v: oneOf(1),
+  id: text(1, 64, SORTABLE_ID),
+  line: text(1, 128),
+  startedAt: isTime,
+  channels: oneOf(1, 2),
+  sampleRate: oneOf(SAMPLE_RATE),
+  purposes: names(64),
+  keptBy: oneOf(...KEPT_BY),
+  keptAt: isTime,
+  clockSynced: bool,
+  holds: names(128),
+  restricted: bool,
+  epoch: text(1, 64, SORTABLE_ID),
+  wrappedKey: b64(DATA_KEY_BYTES + nacl.secretbox.overheadLength),
+  wrapNonce: b64(nacl.secretbox.nonceLength),
+  metaSealed: b64(),
+};
+const FINAL_RULES: Record<keyof CallHeader, Check> = {
+  ...OPEN_RULES,
+  endedAt: isTime,
+  durationMs: count,
+  samples: count,
+  chunks: count,
+  audioSha256: text(64, 64, /^[0-9a-f]{64}$/),
+  signature: b64(nacl.sign.signatureLength),
+};
+
+function check<T>(rules: Record<string, Check>, json: string, id: string): { ok: true; value: T } | { ok: false; reason: string } {
   let x: unknown;
   try {
-    x = JSON.parse(text);
+    x = JSON.parse(json);
   } catch (e) {
     return { ok: false, reason: `not JSON (${(e as Error).message})` };
   }
-  if (!Value.Check(schema, x)) {
-    const first = [...Value.Errors(schema, x)][0];
-    return { ok: false, reason: `field ${first?.path || '/'}: ${first?.message ?? 'invalid'}` };
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) return { ok: false, reason: 'not a JSON object' };
+  for (const [field, ok] of Object.entries(rules)) {
+    if (!ok((x as Record<string, unknown>)[field])) return { ok: false, reason: `field "${field}" is missing or invalid` };
   }
   if ((x as { id: string }).id !== id) return { ok: false, reason: `its id does not match the file name ${id}` };
   return { ok: true, value: x as T };
 }
 
-export const parseOpenHeader = (text: string, id: string) => check<OpenHeader>(OpenHeaderSchema, text, id);
-export const parseCallHeader = (text: string, id: string) => check<CallHeader>(CallHeaderSchema, text, id);
+export const parseOpenHeader = (json: string, id: string) => check<OpenHeader>(OPEN_RULES, json, id);
+export const parseCallHeader = (json: string, id: string) => check<CallHeader>(FINAL_RULES, json, id);
 
 /** A copy holding exactly the known fields, so nothing unsigned from a file rides along. */
 export function pickHeader(h: CallHeader): CallHeader {
