@@ -54,10 +54,10 @@ export class Box {
     await settings.load();
     const cfg = settings.effective(o.config);
     const vault = new Vault(p.vault);
-    const archive = new Archive({ dir: p.archive, vault, log: (msg, extra) => o.log.warn({ ...extra }, msg) });
+    const archive = new Archive({ dir: p.archive, vault, log: (msg, extra) => o.log.info({ ...extra }, msg) });
     const opened = await archive.open();
     o.log.info(opened, 'archive opened');
-    const ring = await Ring.open({ path: p.ring, slots: slotsForMinutes(cfg.ring.minutesPerLine, cfg.lines.length), log: (msg, extra) => o.log.warn({ ...extra }, msg) });
+    const ring = await Ring.open({ path: p.ring, slots: slotsForMinutes(cfg.ring.minutesPerLine, cfg.lines.length), log: (msg, extra) => o.log.info({ ...extra }, msg) });
     const audit = new AuditLog(p.audit, o.clock.now);
     await audit.open();
     let box: Box | undefined;

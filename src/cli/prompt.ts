@@ -8,7 +8,7 @@ export function prompt(question: string, opts: { secret?: boolean; input?: NodeJ
     const rl = createInterface({ input, output, terminal: false });
     output.write(question);
     return new Promise((res, rej) => {
-      rl.once('line', (l) => { rl.close(); res(l); });
+      rl.once('line', (l) => { res(l); rl.close(); });
       rl.once('close', () => rej(new Error('input ended before an answer was given')));
     });
   }
