@@ -86,7 +86,8 @@ test('keeps stereo and mono calls; a new Archive rebuilds the catalog and gives 
     assert.equal(mono.header.channels, 1);
     assert.deepEqual(a.list().map((h) => h.id), [mono.id, stereo.id], 'newest first');
 
-    const b = archiveOf(c, new Vault(c.vaultDir));
+    const bVault = new Vault(c.vaultDir);
+    const b = archiveOf(c, bVault);
     assert.deepEqual(await b.open(), { calls: 2, recovered: 0, quarantined: 0 });
     assert.deepEqual(b.list().map((h) => h.id), [mono.id, stereo.id]);
     assert.deepEqual(b.get(stereo.id), stereo.header);
@@ -97,8 +98,7 @@ test('keeps stereo and mono calls; a new Archive rebuilds the catalog and gives 
     assert.throws(() => (b.get(stereo.id)!.purposes as string[]).push('x'), TypeError, 'catalog entries are frozen');
 
     // The Vault object the archive holds is unlocked, as the web unlock does.
-    const v = (b as unknown as { opts: { vault: Vault } }).opts.vault;
-    await v.unlock(PASS);
+    await bVault.unlock(PASS);
     assert.deepEqual(await b.meta(stereo.id), { direction: 'in', caller: '+31201234567', notes: ['x'] });
     assert.deepEqual(await readAll(b, stereo.id), stereo.chunks);
     assert.deepEqual(await readAll(b, mono.id), mono.chunks);
@@ -195,12 +195,13 @@ test('updateHeader rewrites durably and signs again; a new meta needs the unlock
     await a.updateHeader(k.id, { meta: { caller: '0612345678', notes: ['called back'] } });
     assert.deepEqual(await a.verify(k.id), { ok: true });
 
-    const b = archiveOf(c, new Vault(c.vaultDir));
+    const bVault = new Vault(c.vaultDir);
+    const b = archiveOf(c, bVault);
     await b.open();
     const again = b.get(k.id)!;
     assert.deepEqual([again.restricted, again.holds, again.purposes], [true, ['case-17'], ['complaint']]);
     assert.deepEqual(await b.verify(k.id), { ok: true });
-    await (b as unknown as { opts: { vault: Vault } }).opts.vault.unlock(PASS);
+    await bVault.unlock(PASS);
     assert.deepEqual(await b.meta(k.id), { caller: '0612345678', notes: ['called back'] });
     assert.equal((await readAll(b, k.id)).length, 2, 'the audio still opens after a meta change');
   });

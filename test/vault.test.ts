@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import nacl from 'tweetnacl';
@@ -94,8 +94,12 @@ test('a second user keyslot opens the vault; removing it stops that, and the las
     await v.init('admin', PASS);
     assert.equal(await v.hasKeyslot('admin'), true);
     assert.equal(await v.hasKeyslot('bob'), false);
+    // A temp slot file left by a power cut is swept at the next keyslot change.
+    const stale = join(dir, 'keyslots', 'user-0123.json.0a0b0c0d.tmp');
+    await writeFile(stale, '{}');
     await v.addKeyslot('bob', 'bobs own passphrase');
     assert.equal(await v.hasKeyslot('bob'), true);
+    await assert.rejects(stat(stale), { code: 'ENOENT' });
     assert.deepEqual(await new Vault(dir).unlock('bobs own passphrase'), { via: 'passphrase', user: 'bob' });
     // Replacing bob's slot retires his old passphrase.
     await v.addKeyslot('bob', 'bobs new passphrase');

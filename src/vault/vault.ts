@@ -64,11 +64,27 @@ export class Vault {
 
   get unlocked(): boolean { return this.secretKey !== undefined; }
 
-  /** Runs changes to the vault files one after another, so two admins cannot interleave them. */
+  /** Runs changes to the keyslots one after another, so two admins cannot interleave them. */
   private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const p = this.tail.then(fn, fn);
+    const run = async (): Promise<T> => {
+      await this.sweepTemps();
+      return fn();
+    };
+    const p = this.tail.then(run, run);
     this.tail = p.catch(() => undefined);
     return p;
+  }
+
+  /** A temp slot file left by a power cut holds a wrapped key under a passphrase that may since have been retired. */
+  private async sweepTemps(): Promise<void> {
+    let names: string[];
+    try {
+      names = await readdir(this.slotsDir);
+    } catch (e) {
+      if (isEnoent(e)) return;
+      throw e;
+    }
+    for (const name of names.filter(isTempName)) await unlink(join(this.slotsDir, name)).catch(() => undefined);
   }
 
   async isInitialized(): Promise<boolean> {
