@@ -109,4 +109,5 @@ export function stopLive() {
   if (es) es.close();
   es = null;
   setLost(false);
+  delete document.documentElement.dataset.live;
 }

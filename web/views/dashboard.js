@@ -5,6 +5,7 @@ import { post, serverNow, ApiError } from '../api.js';
 import { ctx } from '../ctx.js';
 
 const SIM_ROLES = ['admin', 'manager', 'staff'];
+const KEPT_NOTICE_MS = 60_000;
 
 /** What the card shows: the API state, with a live call that is being kept shown as "keeping". */
 function displayState(line) {
@@ -127,9 +128,13 @@ function makeCard(initial) {
   );
   title.id = `line-title-${id}`;
 
+  // A kept call leaves no savable lastEnded behind; show for a minute that it was kept.
+  let keptEndedAt = 0;
   function update(next) {
-    line = next;
     const now = serverNow();
+    if (line.call && line.call.keeping && !next.call) keptEndedAt = now;
+    if (next.call) keptEndedAt = 0;
+    line = next;
     const st = displayState(line);
     el.dataset.state = st;
     title.textContent = line.name;
@@ -142,7 +147,7 @@ function makeCard(initial) {
     coverage.textContent = t('dash.coverage', { minutes: fmtNumber(line.coverageMinutes ?? 0, { maximumFractionDigits: 1 }) });
 
     const ended = line.lastEnded && line.lastEnded.savableUntil > now ? line.lastEnded : null;
-    const endedKept = ended && ctx.keptRefs.has(ended.ref);
+    const endedKept = (ended && ctx.keptRefs.has(ended.ref)) || (!ended && keptEndedAt > 0 && now - keptEndedAt < KEPT_NOTICE_MS);
     const busyNow = saveBtn.getAttribute('aria-busy') === 'true';
     saveBtn.classList.toggle('is-kept', Boolean((line.call && line.call.keeping) || (!line.call && endedKept)));
     if (line.call && line.call.keeping) {
