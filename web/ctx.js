@@ -10,6 +10,8 @@ export const ctx = {
   liveLost: false,
   /** refs of calls this page has seen being kept (to tell a kept just-ended call apart) */
   keptRefs: new Set(),
+  /** refs of calls made private from this page (the line status has no flag for it) */
+  privateRefs: new Set(),
   /** call ids a "kept" toast was shown for (the save answer and the event both report it) */
   announcedKept: new Set(),
   /** the recovery key shown once after setup; cleared when the user confirms storing it */

@@ -96,6 +96,7 @@ export default {
   'dash.keptEvent': 'A call on {line} is being kept.',
   'dash.openCall': 'Open',
   'dash.private': 'Private',
+  'dash.privateCall': 'Private call: not kept',
   'dash.privateConfirm': 'Mark this call on {line} as private? It is wiped from the buffer and can never be kept.',
   'dash.privateDone': 'The call on {line} was wiped.',
   'dash.fault': 'Fault: {message}',

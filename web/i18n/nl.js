@@ -96,6 +96,7 @@ export default {
   'dash.keptEvent': 'Een gesprek op {line} wordt bewaard.',
   'dash.openCall': 'Openen',
   'dash.private': 'Privé',
+  'dash.privateCall': 'Privégesprek: wordt niet bewaard',
   'dash.privateConfirm': 'Dit gesprek op {line} als privé markeren? Het wordt uit de buffer gewist en kan nooit meer worden bewaard.',
   'dash.privateDone': 'Het gesprek op {line} is gewist.',
   'dash.fault': 'Storing: {message}',

@@ -17,7 +17,7 @@ export function dayBound(value, end) {
 
 export default function callsView() {
   const unlocked = ctx.state.vault === 'unlocked';
-  const number = h('input', { type: 'search', inputmode: 'tel', autocomplete: 'off', testid: 'filter-number', value: unlocked ? filters.number : '', disabled: !unlocked });
+  const number = h('input', { type: 'search', inputmode: 'tel', autocomplete: 'off', testid: 'filter-number', value: unlocked ? filters.number : '', disabled: !unlocked, 'aria-describedby': unlocked ? null : 'calls-locked-hint' });
   const from = h('input', { type: 'date', testid: 'filter-from', value: filters.from });
   const to = h('input', { type: 'date', testid: 'filter-to', value: filters.to });
   const line = h('select', { testid: 'filter-line' }, h('option', { value: '' }, t('calls.allLines')));
@@ -32,7 +32,7 @@ export default function callsView() {
 
   const err = errorBox('calls-error');
   const summary = h('p', { class: 'muted', role: 'status', testid: 'calls-summary' });
-  const lockedHint = h('p', { class: 'hint-box', testid: 'calls-locked-hint', hidden: unlocked }, t('calls.numberLocked'), ' ', h('a', { href: '#/unlock' }, t('banner.unlock')));
+  const lockedHint = h('p', { class: 'hint-box', id: 'calls-locked-hint', testid: 'calls-locked-hint', hidden: unlocked }, t('calls.numberLocked'), ' ', h('a', { href: '#/unlock' }, t('banner.unlock')));
   if (!ctx.can(['admin', 'manager', 'reviewer'])) lockedHint.lastChild.remove();
   const tbody = h('tbody');
   const table = h(
@@ -109,7 +109,7 @@ export default function callsView() {
     h(
       'div',
       { class: 'filter-grid' },
-      field(t('calls.number'), number, unlocked ? null : t('calls.numberLocked')),
+      field(t('calls.number'), number),
       field(t('calls.from'), from),
       field(t('calls.to'), to),
       field(t('calls.line'), line),

@@ -39,6 +39,8 @@ function makeCard(initial) {
   );
   const coverage = h('p', { class: 'coverage muted', testid: `coverage-${id}` });
 
+  // A kept call leaves no savable lastEnded behind; show for a minute that it was kept.
+  let keptEndedAt = 0;
   const saveBtn = h('button', { type: 'button', class: 'btn btn-primary btn-save', testid: `save-${id}` });
   saveBtn.addEventListener('click', async () => {
     const ref = line.call ? line.call.ref : line.lastEnded ? line.lastEnded.ref : null;
@@ -46,6 +48,7 @@ function makeCard(initial) {
       const res = await busy(saveBtn, () => post(`/api/lines/${encodeURIComponent(id)}/save`, {}));
       if (ref) ctx.keptRefs.add(ref);
       if (line.call) line = { ...line, state: 'keeping', call: { ...line.call, keeping: true } };
+      else keptEndedAt = serverNow();
       if (!ctx.announcedKept.has(res.callId)) {
         ctx.announcedKept.add(res.callId);
         toast(t('dash.saved', { line: line.name }), 'ok', ctx.can(['admin', 'manager', 'reviewer']) ? h('a', { href: `#/calls/${encodeURIComponent(res.callId)}`, class: 'toast-link' }, t('dash.openCall')) : null);
@@ -60,8 +63,10 @@ function makeCard(initial) {
   privBtn.addEventListener('click', async () => {
     const ok = await confirmDialog(t('dash.privateConfirm', { line: line.name }), t('dash.private'));
     if (!ok) return;
+    const ref = line.call ? line.call.ref : line.lastEnded ? line.lastEnded.ref : null;
     try {
       await busy(privBtn, () => post(`/api/lines/${encodeURIComponent(id)}/private`, {}));
+      if (ref) ctx.privateRefs.add(ref);
       toast(t('dash.privateDone', { line: line.name }), 'ok');
     } catch (e) {
       toast(e instanceof ApiError ? e.message : String(e), 'error');
@@ -128,11 +133,10 @@ function makeCard(initial) {
   );
   title.id = `line-title-${id}`;
 
-  // A kept call leaves no savable lastEnded behind; show for a minute that it was kept.
-  let keptEndedAt = 0;
   function update(next) {
     const now = serverNow();
     if (line.call && line.call.keeping && !next.call) keptEndedAt = now;
+    if (line.lastEnded && ctx.keptRefs.has(line.lastEnded.ref) && !next.lastEnded && !next.call) keptEndedAt = now;
     if (next.call) keptEndedAt = 0;
     line = next;
     const st = displayState(line);
@@ -149,9 +153,13 @@ function makeCard(initial) {
     const ended = line.lastEnded && line.lastEnded.savableUntil > now ? line.lastEnded : null;
     const endedKept = (ended && ctx.keptRefs.has(ended.ref)) || (!ended && keptEndedAt > 0 && now - keptEndedAt < KEPT_NOTICE_MS);
     const busyNow = saveBtn.getAttribute('aria-busy') === 'true';
+    const isPrivate = Boolean(line.call && ctx.privateRefs.has(line.call.ref));
     saveBtn.classList.toggle('is-kept', Boolean((line.call && line.call.keeping) || (!line.call && endedKept)));
     if (line.call && line.call.keeping) {
       saveBtn.textContent = t('dash.beingKept');
+      saveBtn.disabled = true;
+    } else if (isPrivate) {
+      saveBtn.textContent = t('dash.privateCall');
       saveBtn.disabled = true;
     } else if (line.call) {
       saveBtn.textContent = t('dash.save');
@@ -167,7 +175,7 @@ function makeCard(initial) {
       saveBtn.disabled = true;
     }
     privBtn.textContent = t('dash.private');
-    privBtn.disabled = privBtn.getAttribute('aria-busy') === 'true' || !(line.call || (ended && !endedKept));
+    privBtn.disabled = privBtn.getAttribute('aria-busy') === 'true' || isPrivate || !(line.call || (ended && !endedKept));
     if (simBtns.hangup) {
       simBtns.hangup.disabled = simBtns.hangup.getAttribute('aria-busy') === 'true' || !line.call;
       simBtns.in.disabled = simBtns.in.getAttribute('aria-busy') === 'true' || Boolean(line.call);

@@ -7,7 +7,7 @@ import { ctx } from '../ctx.js';
 export const PURPOSES = ['training', 'evaluation', 'complaint', 'evidence', 'legal-obligation'];
 const KEEP = ['all', 'sample', 'on-demand', 'never'];
 
-function lineFieldset(line, purposesKey) {
+function lineFieldset(line, purposesKey, stored) {
   const name = h('input', { type: 'text', value: line.name, required: true, maxlength: '60', testid: `settings-name-${line.id}` });
   const keep = h('select', { testid: `settings-keep-${line.id}` }, KEEP.map((k) => h('option', { value: k, selected: line.keep === k }, t(`settings.keep.${k}`))));
   keep.value = line.keep;
@@ -33,13 +33,16 @@ function lineFieldset(line, purposesKey) {
   );
   return {
     el: fs,
-    value: () => ({
-      id: line.id,
-      name: name.value.trim(),
-      keep: keep.value,
-      sampleN: Math.round(Number(sampleN.value)),
-      [purposesKey]: boxes.filter((b) => b.box.checked).map((b) => b.p),
-    }),
+    value: () => {
+      const announced = boxes.filter((b) => b.box.checked).map((b) => b.p);
+      // Every field is sent, always: a partial line would leave the server to fill in the rest.
+      const out = { id: line.id, name: name.value.trim(), keep: keep.value, sampleN: Math.round(Number(sampleN.value)), [purposesKey]: announced };
+      if (stored && Array.isArray(stored.keepPurposes)) {
+        // A call may only be kept for a purpose the line announces.
+        out.keepPurposes = stored.keepPurposes.filter((p) => announced.includes(p));
+      }
+      return out;
+    },
     validate: () => {
       if (!name.value.trim()) return name;
       const n = Number(sampleN.value);
@@ -67,7 +70,8 @@ export default function settingsView() {
     // docs/http-api.md names the announced purposes `purposes`; a server that reports its
     // settings with `announced` (the config schema's name) is answered in its own terms.
     const purposesKey = Array.isArray(settings.lines) && settings.lines.some((l) => l && 'announced' in l && !('purposes' in l)) ? 'announced' : 'purposes';
-    const lineForms = lines.map((l) => lineFieldset(l, purposesKey));
+    const storedLines = Array.isArray(settings.lines) ? settings.lines : [];
+    const lineForms = lines.map((l) => lineFieldset(l, purposesKey, purposesKey === 'announced' ? storedLines.find((x) => x && x.id === l.id) : null));
     const grace = h('input', { type: 'number', min: '0', max: '3600', step: '1', inputmode: 'numeric', value: String(settings.graceSeconds ?? 120), testid: 'settings-grace' });
     const language = h('select', { testid: 'settings-language' }, ['nl', 'en'].map((l) => h('option', { value: l, lang: l, selected: settings.language === l }, t(`lang.${l}`))));
     if (settings.language) language.value = settings.language;

@@ -40,6 +40,8 @@ export default function unlockView() {
       },
     },
     h('p', { class: 'lead' }, t('unlock.intro')),
+    // lets password managers tell whose passphrase this is
+    h('input', { type: 'text', name: 'username', autocomplete: 'username', value: ctx.state.user ? ctx.state.user.name : '', hidden: true, readOnly: true, tabindex: '-1', 'aria-hidden': 'true' }),
     field(t('unlock.secret'), secret),
     err,
     h('div', { class: 'actions' }, submit),
