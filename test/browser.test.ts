@@ -100,10 +100,11 @@ test('web UI: setup, live dashboard, save a simulated call, play it back, lock/u
   await expectText(page, 'state-line1', en['state.keeping']!, 3_000);
   assert.equal(await card.getAttribute('data-state'), 'keeping');
   // The live duration counts up; hang up once the call has run a second (it would end by itself at SIM_CALL_SEC).
-  await expectText(page, 'duration-line1', '0:01', 3_000);
+  await page.waitForFunction(() => /^0:0[12]$/.test(document.querySelector('[data-testid="duration-line1"]')?.textContent ?? ''), null, { timeout: 3_000 });
   const hangup = byTestId('sim-hangup-line1');
-  // The simulated call ends by itself after SIM_CALL_SEC; hanging up an ended call is a no-op.
-  if (await hangup.isEnabled()) await hangup.click();
+  // The simulated call ends by itself after SIM_CALL_SEC (the button is then disabled, and a forced
+  // click on it does nothing); hanging up an ended call is a no-op on the server too.
+  if (await hangup.isEnabled()) await hangup.click({ force: true });
   await expectText(page, 'state-line1', en['state.idle']!, (SIM_CALL_SEC + 5) * 1000);
   const callSeenFor = (Date.now() - inCallAt) / 1000;
   await expectText(page, 'save-line1', en['dash.lastKept']!);
