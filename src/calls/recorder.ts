@@ -44,7 +44,7 @@ export interface LineStatus {
   id: string; name: string; source: string; channels: 1 | 2; keep: LineConfig['keep']; sampleN: number;
   purposes: string[]; keepPurposes: string[];
   state: 'idle' | 'in-call' | 'keeping' | 'fault'; fault?: string;
-  call?: { ref: string; startedAt: number; direction: 'in' | 'out'; keeping: boolean; callId?: string };
+  call?: { ref: string; startedAt: number; direction: 'in' | 'out'; keeping: boolean; private: boolean; callId?: string };
   lastEnded?: { ref: string; endedAt: number; savableUntil: number };
 }
 
@@ -290,7 +290,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
         purposes: [...l.announced], keepPurposes: [...l.keepPurposes],
         state: fault ? 'fault' : keeping ? 'keeping' : call ? 'in-call' : 'idle',
         ...(fault ? { fault } : {}),
-        ...(call ? { call: { ref: call.ref, startedAt: call.startedAt, direction: call.parties.direction, keeping, ...(call.writer ? { callId: call.writer.id } : {}) } } : {}),
+        ...(call ? { call: { ref: call.ref, startedAt: call.startedAt, direction: call.parties.direction, keeping, private: call.private || !call.buffered, ...(call.writer ? { callId: call.writer.id } : {}) } } : {}),
         ...(ended ? { lastEnded: { ref: ended.ref, endedAt: ended.endedAt, savableUntil: ended.savableUntil } } : {}),
       };
     });

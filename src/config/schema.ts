@@ -1,4 +1,4 @@
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 
 export const PURPOSES = ['training', 'evaluation', 'complaint', 'evidence', 'legal-obligation'] as const;
 export const Purpose = Type.Union(PURPOSES.map((p) => Type.Literal(p)), { title: 'Purpose of keeping a recording' });
@@ -64,24 +64,30 @@ export const Config = Type.Object(
 );
 export type Config = Static<typeof Config>;
 
+/** A schema without its default: a partial update must not fill in (and so reset) fields it did not send. */
+const noDefault = <T extends TSchema>(s: T): T => {
+  const { default: _d, ...rest } = s as T & { default?: unknown };
+  return rest as T;
+};
+
 /** What the admin may change in the UI; persisted in the settings store over the file config. */
 export const LineSettings = Type.Object(
   {
     id: Type.String(),
-    name: Type.Optional(LineConfig.properties.name),
-    keep: Type.Optional(LineConfig.properties.keep),
-    sampleN: Type.Optional(LineConfig.properties.sampleN),
-    announced: Type.Optional(LineConfig.properties.announced),
-    keepPurposes: Type.Optional(LineConfig.properties.keepPurposes),
+    name: Type.Optional(noDefault(LineConfig.properties.name)),
+    keep: Type.Optional(noDefault(LineConfig.properties.keep)),
+    sampleN: Type.Optional(noDefault(LineConfig.properties.sampleN)),
+    announced: Type.Optional(noDefault(LineConfig.properties.announced)),
+    keepPurposes: Type.Optional(noDefault(LineConfig.properties.keepPurposes)),
   },
   { additionalProperties: false },
 );
 export const SettingsPatch = Type.Object(
   {
     lines: Type.Optional(Type.Array(LineSettings, { maxItems: 32 })),
-    graceSeconds: Type.Optional(Config.properties.graceSeconds),
-    exclusions: Type.Optional(Config.properties.exclusions),
-    language: Type.Optional(Config.properties.language),
+    graceSeconds: Type.Optional(noDefault(Config.properties.graceSeconds)),
+    exclusions: Type.Optional(noDefault(Config.properties.exclusions)),
+    language: Type.Optional(noDefault(Config.properties.language)),
   },
   { additionalProperties: false },
 );

@@ -26,7 +26,13 @@ export type App = FastifyInstance;
 
 /** The web app as a plugin-composed instance; it does not listen (server code does), so tests use inject(). */
 export async function buildApp(box: Box, o: AppOptions): Promise<App> {
-  const app = Fastify({ logger: o.logger ?? false, bodyLimit: 64 * 1024, trustProxy: false }).withTypeProvider<TypeBoxTypeProvider>();
+  const app = Fastify({
+    logger: o.logger ?? false, bodyLimit: 64 * 1024, trustProxy: false,
+    // Live-status streams never end by themselves; a stop must not wait for them.
+    forceCloseConnections: true,
+    // Unknown fields are an error the client should hear about, not something dropped silently.
+    ajv: { customOptions: { removeAdditional: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
   const sessions = new Sessions(o.sessionHours * 3600_000, box.clock.now);
   const cookieBase = { path: '/', httpOnly: true, sameSite: 'strict' as const, secure: o.tls };
 

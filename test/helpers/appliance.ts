@@ -28,8 +28,12 @@ export async function startAppliance(dataDir: string, args: string[] = []): Prom
     url, child, stderr: () => err,
     async stop(signal = 'SIGTERM') {
       if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
       child.kill(signal);
-      await once(child, 'exit');
+      // A stop that hangs is a bug the test should report, not wait on forever.
+      const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(killer);
     },
   };
 }

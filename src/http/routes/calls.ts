@@ -42,10 +42,14 @@ export const callRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => asyn
     return { calls: box.catalog.search(q), locked };
   });
 
-  app.get('/api/calls/:id', { preHandler: allow(REVIEWERS), schema: { params: CallParams } }, async (req) => {
+  app.get('/api/calls/:id', { preHandler: allow(STAFF_AND_UP), schema: { params: CallParams } }, async (req) => {
     const h = header(req.params.id);
+    const summary = box.catalog.summary(h);
+    const s = req.session!;
+    // Staff may see that one of their own calls was kept, and for what; not anyone else's.
+    if (s.role === 'staff' && (!s.extension || summary.extension !== s.extension)) throw new RvError('RV_ERR_FORBIDDEN', 'Staff can see only the kept calls of their own extension.', 403);
     const v = await box.archive.verify(h.id);
-    return { call: { ...box.catalog.summary(h), verified: v.ok, ...(v.reason ? { verifyProblem: v.reason } : {}) } };
+    return { call: { ...summary, verified: v.ok, ...(v.reason ? { verifyProblem: v.reason } : {}) } };
   });
 
   app.get('/api/calls/:id/audio.wav', {
