@@ -211,7 +211,8 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     if (cfg.keep === 'never') throw new RvError('RV_ERR_LINE_NEVER_KEEPS', `Line ${lineId} is set to never keep calls; change its keep policy in the settings first.`, 409);
     const purposes = resolvePurposes(cfg, opts.purposes);
     const call = this.live.get(lineId);
-    if (call && !call.private) {
+    if (call?.private) throw new RvError('RV_ERR_CALL_PRIVATE', 'This call was marked private and wiped; it cannot be kept.', 409);
+    if (call) {
       if (!call.buffered) throw new RvError('RV_ERR_EXCLUDED', 'This call is with a number on the exclusion list (a private call) and is never recorded.', 409);
       const writer = await this.startKeeping(call, opts.keptBy, purposes);
       return { callId: writer.id };
