@@ -70,7 +70,10 @@ export class Recorder extends EventEmitter<RecorderEvents> {
 
   attach(source: LineSource): void {
     source.on('call-start', (e) => this.onStart(e.line, e.ref, e.at, e.channels, e.parties));
-    source.on('call-audio', (e) => this.live.get(e.line)?.ref === e.ref && this.live.get(e.line)!.chunker.push(e.block));
+    source.on('call-audio', (e) => {
+      const call = this.live.get(e.line);
+      if (call?.ref === e.ref) call.chunker.push(e.block);
+    });
     source.on('call-info', (e) => this.onInfo(e.line, e.ref, e.parties));
     source.on('call-end', (e) => this.onEnd(e.line, e.ref, e.at, e.reason));
     source.on('fault', (e) => { this.faults.set(e.line, e.message); this.d.log.warn({ line: e.line, code: e.code }, e.message); this.emit('change'); });
