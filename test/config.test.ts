@@ -72,3 +72,9 @@ test('settings edited in the UI persist across a reopen and override the file co
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('the example config in the repository is valid', async () => {
+  const c = await loadConfigFile(new URL('../config.example.json', import.meta.url).pathname);
+  assert.equal(c.dataDir, '/var/lib/ringvault');
+  assert.equal(c.lines.length, 2);
+});
