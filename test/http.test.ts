@@ -171,3 +171,16 @@ test('wrong unlock passphrase: clear error, vault stays locked; recovery key unl
   assert.equal(ok.status, 200, JSON.stringify(ok.body));
   assert.equal(ok.body.via, 'recovery');
 });
+
+test('a simulated source fault shows on the line and clears by itself when recovered', async (t) => {
+  const h = await harness(t);
+  const { manager, staff } = await setUp(h);
+  assert.equal((await staff.req('POST', '/api/sim/lines/line1/fault', { fault: true })).status, 403);
+  assert.equal((await manager.req('POST', '/api/sim/lines/line1/fault', { fault: true })).status, 200);
+  const lines = (await staff.req('GET', '/api/lines')).body.lines;
+  assert.equal(lines[0].state, 'fault');
+  assert.ok(lines[0].fault);
+  assert.equal(lines[1].state, 'idle', 'other lines go on');
+  assert.equal((await manager.req('POST', '/api/sim/lines/line1/fault', { fault: false })).status, 200);
+  assert.equal((await staff.req('GET', '/api/lines')).body.lines[0].state, 'idle');
+});

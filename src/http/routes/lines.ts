@@ -68,6 +68,11 @@ export const lineRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => asyn
     },
   }, async (req) => ({ ref: sim().placeCall(req.params.id, req.body ?? {}) }));
 
+  app.post('/api/sim/lines/:id/fault', { preHandler: allow(['admin', 'manager']), schema: { params: LineParams, body: Type.Object({ fault: Type.Boolean() }, { additionalProperties: false }) } }, async (req) => {
+    sim().setFault(req.params.id, req.body.fault);
+    return { ok: true };
+  });
+
   app.post('/api/sim/lines/:id/hangup', { preHandler: allow(SIM_ROLES), schema: { params: LineParams } }, async (req) => {
     sim().hangup(req.params.id);
     return { ok: true };
