@@ -95,3 +95,66 @@ test('no false digit in 2+ minutes of speech', () => {
   assert.ok(loops * total >= 120 * 8000);
   assert.deepEqual(got, []);
 });
+
+/** multimon-ng's digits for a WAV (it prints one `DTMF: d` line per digit). */
+const multimon = (file: string): string =>
+  execFileSync('multimon-ng', ['-q', '-a', 'DTMF', '-t', 'wav', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+    .split('\n')
+    .flatMap((l) => /^DTMF: (\S)/.exec(l)?.[1] ?? [])
+    .join('');
+
+/** Digits of `want` found in order in `got` (longest common subsequence), so a miss costs one digit, not the rest. */
+function matched(want: string, got: string): number {
+  const row = new Array<number>(got.length + 1).fill(0);
+  for (const w of want) {
+    let diag = 0;
+    for (let j = 1; j <= got.length; j++) {
+      const up = row[j];
+      row[j] = w === got[j - 1] ? diag + 1 : Math.max(row[j], row[j - 1]);
+      diag = up;
+    }
+  }
+  return row[got.length];
+}
+
+test('oracle: multimon-ng over levels, twist, noise and A-law', (t) => {
+  const dir = tmpDir(t);
+  const trials = 3;
+  // the sweep's +6 dB reverse twist is past our 4 dB Q.24 default, so the comparison allows it
+  const wide: DtmfOptions = { reverseTwistDb: 7 };
+  const lines: string[] = ['level  SNR   codec | twist −6: ours/mm  | twist 0: ours/mm   | twist +6: ours/mm (default limits)'];
+  const failures: string[] = [];
+  let seed = 1;
+  for (const level of [-5, -15, -25, -35]) {
+    for (const snr of [undefined, 25, 15]) {
+      for (const alaw of [false, true]) {
+        const cells: string[] = [];
+        for (const twist of [-6, 0, 6]) {
+          let ours = 0;
+          let oursDefault = 0;
+          let mm = 0;
+          for (let k = 0; k < trials; k++) {
+            const want = randomDigits(12, rng(seed * 7919));
+            const pcm = dtmfSignal(want, { levelDbm0: level, twistDb: twist, snrDb: snr, alaw, seed: seed++ });
+            const file = path.join(dir, `s${seed}.wav`);
+            fs.writeFileSync(file, encodeWav(pcm, 1, 8000));
+            const theirs = multimon(file);
+            const mine = digitsOf(pcm, wide);
+            if (theirs === want && mine !== theirs) failures.push(`${level} dBm0 twist ${twist} SNR ${snr ?? '∞'} alaw ${alaw}: want ${want} got ${mine}`);
+            ours += matched(want, mine);
+            oursDefault += matched(want, digitsOf(pcm));
+            mm += matched(want, theirs);
+          }
+          const n = 12 * trials;
+          const pct = (v: number): string => `${Math.round((100 * v) / n)}`.padStart(3);
+          cells.push(`${pct(ours)}/${pct(mm)}${twist === 6 ? ` (${pct(oursDefault)})` : '      '}`);
+          if (ours < mm - 0.05 * n) failures.push(`${level} dBm0 twist ${twist} SNR ${snr ?? '∞'} alaw ${alaw}: ours ${ours}/${n} < multimon ${mm}/${n}`);
+          if (twist !== 6 && oursDefault !== ours) failures.push(`${level} dBm0 twist ${twist}: default limits differ`);
+        }
+        lines.push(`${String(level).padStart(4)}  ${String(snr ?? '∞').padStart(3)}  ${alaw ? 'A-law' : 'lin  '} | ${cells.join('  | ')}`);
+      }
+    }
+  }
+  console.log(`DTMF decode rate, % of digits (ours/multimon-ng), ${trials}×12 digits per cell:\n${lines.join('\n')}`);
+  assert.deepEqual(failures, []);
+});

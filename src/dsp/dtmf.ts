@@ -36,6 +36,8 @@ const dbToRatio = (db: number): number => 10 ** (db / 10);
 interface Candidate {
   digit: string; row: number; col: number; startMs: number; endMs: number;
   run: number; bestRun: number; gap: number;
+  /** summed tone powers: twist is judged on the whole press, as one block's image leakage moves it by ±1 dB */
+  rowP: number; colP: number;
   /** Σ of phase-advance vectors per half block, for the row and column tone */
   rowAcc: [number, number]; colAcc: [number, number];
 }
@@ -159,7 +161,6 @@ export class DtmfDetector {
       if (k !== row && p[k] * margin > pr) return null;
       if (k !== col && p[4 + k] * margin > pc) return null;
     }
-    if (pr > pc * dbToRatio(this.o.normalTwistDb) || pc > pr * dbToRatio(this.o.reverseTwistDb)) return null;
     if (((pr + pc) * 2) / n < this.o.minToneFraction * energy) return null;
     if (!this.harmonicOk(pcm, DTMF_COLS[col], pc) || !this.harmonicOk(pcm, DTMF_ROWS[row], pr)) return null;
     return { digit: KEYS[row][col], row, col };
@@ -188,9 +189,12 @@ export class DtmfDetector {
       c.bestRun = Math.max(c.bestRun, c.run);
       c.gap = 0;
       c.endMs = endMs;
+      c.rowP += bins.power[d.row];
+      c.colP += bins.power[4 + d.col];
     } else if (d) {
       this.finish();
-      this.cand = { ...d, startMs: atMs, endMs, run: 1, bestRun: 1, gap: 0, rowAcc: [0, 0], colAcc: [0, 0] };
+      this.cand = { ...d, startMs: atMs, endMs, run: 1, bestRun: 1, gap: 0, rowAcc: [0, 0], colAcc: [0, 0],
+        rowP: bins.power[d.row], colP: bins.power[4 + d.col] };
     } else if (c && ++c.gap >= this.pauseBlocks) {
       this.finish();
     }
@@ -219,6 +223,7 @@ export class DtmfDetector {
     const c = this.cand;
     this.cand = null;
     if (!c || c.bestRun < this.minBlocks) return;
+    if (c.rowP > c.colP * dbToRatio(this.o.normalTwistDb) || c.colP > c.rowP * dbToRatio(this.o.reverseTwistDb)) return;
     const tol = this.o.freqTolerance;
     if (Math.abs(this.offset(c.rowAcc, DTMF_ROWS[c.row])) > tol) return;
     if (Math.abs(this.offset(c.colAcc, DTMF_COLS[c.col])) > tol) return;
