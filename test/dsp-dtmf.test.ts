@@ -37,6 +37,9 @@ test('Goertzel power is (A·N/2)² on-frequency and small one bin away', () => {
   assert.ok(new Goertzel(1000 + 8000 / n, 8000).power(pcm) < on / 1000);
   const [re, im] = new Goertzel(1000, 8000).dft(pcm);
   assert.ok(Math.abs(Math.hypot(re, im) ** 2 / on - 1) < 1e-9);
+  // the rotation precomputed for a fixed block length gives the same phase
+  const [re2, im2] = new Goertzel(1000, 8000, n).dft(pcm);
+  assert.ok(Math.abs(re2 - re) < 1e-6 * on ** 0.5 && Math.abs(im2 - im) < 1e-6 * on ** 0.5);
 });
 
 test('every keypad digit is detected once, with its start and duration', () => {

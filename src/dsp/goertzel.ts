@@ -4,15 +4,24 @@ export class Goertzel {
   readonly coeff: number;
   private readonly cosW: number;
   private readonly sinW: number;
+  /** e^(−iω(len−1)) for the usual block length, so dft() needs no trigonometry per call */
+  private readonly rot: [number, number];
 
   constructor(
     readonly freq: number,
     readonly sampleRate: number,
+    readonly blockLen = 0,
   ) {
     const w = (2 * Math.PI * freq) / sampleRate;
     this.cosW = Math.cos(w);
     this.sinW = Math.sin(w);
     this.coeff = 2 * this.cosW;
+    this.rot = this.rotation(blockLen);
+  }
+
+  private rotation(len: number): [number, number] {
+    const w = (2 * Math.PI * this.freq * (len - 1)) / this.sampleRate;
+    return [Math.cos(w), -Math.sin(w)];
   }
 
   /** Runs the recursion over pcm[start, start+len) and returns its last two states. */
@@ -29,20 +38,18 @@ export class Goertzel {
   }
 
   /** |X(f)|² over pcm[start, start+len): (A·len/2)² for a sine of amplitude A exactly at `freq`. */
-  power(pcm: ArrayLike<number>, start = 0, len = pcm.length - start): number {
+  power(pcm: ArrayLike<number>, start = 0, len = this.blockLen || pcm.length - start): number {
     const [s1, s2] = this.run(pcm, start, len);
     return s1 * s1 + s2 * s2 - this.coeff * s1 * s2;
   }
 
   /** Complex X(f) = Σ x[n]·e^(−iωn), n counted from `start`, as [re, im] (the phase is needed to measure frequency). */
-  dft(pcm: ArrayLike<number>, start = 0, len = pcm.length - start): [number, number] {
+  dft(pcm: ArrayLike<number>, start = 0, len = this.blockLen || pcm.length - start): [number, number] {
     const [s1, s2] = this.run(pcm, start, len);
     // y = s1 − e^(−iω)·s2 equals e^(iω(len−1))·X, so rotate back by ω(len−1)
     const yr = s1 - this.cosW * s2;
     const yi = this.sinW * s2;
-    const w = (2 * Math.PI * this.freq * (len - 1)) / this.sampleRate;
-    const c = Math.cos(w);
-    const s = Math.sin(w);
-    return [yr * c + yi * s, yi * c - yr * s];
+    const [c, s] = len === this.blockLen ? this.rot : this.rotation(len);
+    return [yr * c - yi * s, yi * c + yr * s];
   }
 }
