@@ -1,5 +1,6 @@
 // Tiny DOM helpers. Text always goes in via textContent, never via HTML strings.
 import { t } from './i18n.js';
+import { ApiError } from './api.js';
 
 const PROPS = new Set(['value', 'checked', 'disabled', 'selected', 'hidden', 'required', 'readOnly', 'multiple', 'open']);
 
@@ -95,4 +96,28 @@ export async function busy(button, fn) {
     button.removeAttribute('aria-busy');
     button.disabled = false;
   }
+}
+
+/**
+ * onsubmit for a form that talks to the API: field checks in order (first failure shown and
+ * focused), then `run` with the button busy; an API error lands in the form's error box.
+ */
+export function submitHandler({ err, submit, checks = [], run, onError, busyLabel }) {
+  return async (ev) => {
+    ev.preventDefault();
+    for (const [bad, message, el] of checks) {
+      if (bad()) { showError(err, message); el?.focus(); return; }
+    }
+    showError(err, '');
+    const label = submit.textContent;
+    if (busyLabel) submit.textContent = busyLabel;
+    try {
+      await busy(submit, run);
+    } catch (e) {
+      showError(err, e instanceof ApiError ? e.message : String(e));
+      onError?.();
+    } finally {
+      if (busyLabel) submit.textContent = label;
+    }
+  };
 }

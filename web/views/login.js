@@ -1,7 +1,7 @@
 // Log in; errors (wrong passphrase, 429 too many attempts) come from the API message.
 import { t } from '../i18n.js';
-import { h, field, errorBox, showError } from '../dom.js';
-import { post, ApiError } from '../api.js';
+import { h, field, errorBox, submitHandler } from '../dom.js';
+import { post } from '../api.js';
 import { ctx } from '../ctx.js';
 
 export default function loginView() {
@@ -14,25 +14,17 @@ export default function loginView() {
     {
       class: 'form card',
       novalidate: true,
-      onsubmit: async (ev) => {
-        ev.preventDefault();
-        if (!username.value.trim()) return showError(err, t('err.usernameRequired')), username.focus();
-        showError(err, '');
-        submit.disabled = true;
-        submit.textContent = t('login.busy');
-        try {
+      onsubmit: submitHandler({
+        err, submit, busyLabel: t('login.busy'),
+        checks: [[() => !username.value.trim(), t('err.usernameRequired'), username]],
+        run: async () => {
           await post('/api/login', { username: username.value.trim(), passphrase: pass.value });
           pass.value = '';
           await ctx.refreshState();
           ctx.navigate('#/dashboard');
-        } catch (e) {
-          showError(err, e instanceof ApiError ? e.message : String(e));
-          pass.select();
-        } finally {
-          submit.disabled = false;
-          submit.textContent = t('login.submit');
-        }
-      },
+        },
+        onError: () => pass.select(),
+      }),
     },
     field(t('login.username'), username),
     field(t('login.passphrase'), pass),

@@ -1,7 +1,7 @@
 // First start: create the admin account, then show the recovery key exactly once.
 import { t } from '../i18n.js';
-import { h, field, errorBox, showError } from '../dom.js';
-import { post, ApiError } from '../api.js';
+import { h, field, errorBox, submitHandler } from '../dom.js';
+import { post } from '../api.js';
 import { ctx } from '../ctx.js';
 import { getLang } from '../i18n.js';
 
@@ -49,7 +49,6 @@ export default function setupView() {
   const repeat = h('input', { type: 'password', name: 'repeat', autocomplete: 'new-password', required: true, minlength: String(MIN_PASSPHRASE), testid: 'setup-repeat' });
   const err = errorBox('setup-error');
   const submit = h('button', { type: 'submit', class: 'btn btn-primary btn-large', testid: 'setup-submit' }, t('setup.submit'));
-  const status = h('p', { class: 'muted', role: 'status', hidden: true }, t('setup.busy'));
   const page = h('section', { class: 'page page-narrow' });
 
   const form = h(
@@ -57,36 +56,28 @@ export default function setupView() {
     {
       class: 'form card',
       novalidate: true,
-      onsubmit: async (ev) => {
-        ev.preventDefault();
-        const name = username.value.trim();
-        if (!name) return showError(err, t('err.usernameRequired')), username.focus();
-        if (pass.value.length < MIN_PASSPHRASE) return showError(err, t('err.tooShort')), pass.focus();
-        if (pass.value !== repeat.value) return showError(err, t('err.mismatch')), repeat.focus();
-        showError(err, '');
-        submit.disabled = true;
-        status.hidden = false;
-        try {
-          const res = await post('/api/setup', { username: name, passphrase: pass.value, language: getLang() });
+      onsubmit: submitHandler({
+        err, submit, busyLabel: t('setup.busy'),
+        checks: [
+          [() => !username.value.trim(), t('err.usernameRequired'), username],
+          [() => pass.value.length < MIN_PASSPHRASE, t('err.tooShort'), pass],
+          [() => pass.value !== repeat.value, t('err.mismatch'), repeat],
+        ],
+        run: async () => {
+          const res = await post('/api/setup', { username: username.value.trim(), passphrase: pass.value, language: getLang() });
           ctx.pendingRecoveryKey = res.recoveryKey;
           pass.value = '';
           repeat.value = '';
           await ctx.refreshState(); // new session: new CSRF token
           page.replaceWith(recoveryPanel());
           document.querySelector('.recovery h1')?.focus();
-        } catch (e) {
-          showError(err, e instanceof ApiError ? e.message : String(e));
-          submit.disabled = false;
-        } finally {
-          status.hidden = true;
-        }
-      },
+        },
+      }),
     },
     field(t('setup.username'), username),
     field(t('setup.passphrase'), pass, t('setup.hint')),
     field(t('setup.repeat'), repeat),
     err,
-    status,
     h('div', { class: 'actions' }, submit),
   );
   page.append(h('h1', { tabindex: '-1' }, t('setup.title')), h('p', { class: 'lead' }, t('setup.intro')), form);

@@ -1,7 +1,7 @@
 // Unlock the vault with a passphrase or the recovery key.
 import { t } from '../i18n.js';
-import { h, field, errorBox, showError, toast } from '../dom.js';
-import { post, ApiError } from '../api.js';
+import { h, field, errorBox, toast, submitHandler } from '../dom.js';
+import { post } from '../api.js';
 import { ctx } from '../ctx.js';
 
 export default function unlockView() {
@@ -18,26 +18,18 @@ export default function unlockView() {
     {
       class: 'form card',
       novalidate: true,
-      onsubmit: async (ev) => {
-        ev.preventDefault();
-        const value = secret.value.trim();
-        if (!value) return showError(err, t('err.secretRequired')), secret.focus();
-        showError(err, '');
-        submit.disabled = true;
-        submit.textContent = t('unlock.busy');
-        try {
-          await post('/api/unlock', { secret: value });
+      onsubmit: submitHandler({
+        err, submit, busyLabel: t('unlock.busy'),
+        checks: [[() => !secret.value.trim(), t('err.secretRequired'), secret]],
+        run: async () => {
+          await post('/api/unlock', { secret: secret.value.trim() });
           secret.value = '';
           await ctx.refreshState();
           toast(t('unlock.done'), 'ok');
           ctx.rerender();
-        } catch (e) {
-          showError(err, e instanceof ApiError ? e.message : String(e));
-          secret.select();
-          submit.disabled = false;
-          submit.textContent = t('unlock.submit');
-        }
-      },
+        },
+        onError: () => secret.select(),
+      }),
     },
     h('p', { class: 'lead' }, t('unlock.intro')),
     // lets password managers tell whose passphrase this is

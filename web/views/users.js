@@ -1,6 +1,6 @@
 // Admin: list, add and delete users.
 import { t } from '../i18n.js';
-import { h, clear, field, errorBox, showError, toast, confirmDialog, busy } from '../dom.js';
+import { h, clear, field, errorBox, showError, toast, confirmDialog, busy, submitHandler } from '../dom.js';
 import { get, post, del, ApiError } from '../api.js';
 import { ctx } from '../ctx.js';
 import { MIN_PASSPHRASE } from './setup.js';
@@ -69,25 +69,24 @@ export default function usersView() {
     {
       class: 'form card',
       novalidate: true,
-      onsubmit: async (ev) => {
-        ev.preventDefault();
-        const name = username.value.trim();
-        if (!name) return showError(err, t('err.usernameRequired')), username.focus();
-        if (pass.value.length < MIN_PASSPHRASE) return showError(err, t('err.tooShort')), pass.focus();
-        showError(err, '');
-        const body = { username: name, passphrase: pass.value, role: role.value };
-        if (ext.value.trim()) body.extension = ext.value.trim();
-        try {
-          await busy(submit, () => post('/api/users', body));
+      onsubmit: submitHandler({
+        err, submit,
+        checks: [
+          [() => !username.value.trim(), t('err.usernameRequired'), username],
+          [() => pass.value.length < MIN_PASSPHRASE, t('err.tooShort'), pass],
+        ],
+        run: async () => {
+          const name = username.value.trim();
+          const body = { username: name, passphrase: pass.value, role: role.value };
+          if (ext.value.trim()) body.extension = ext.value.trim();
+          await post('/api/users', body);
           toast(t('users.added', { name }), 'ok');
           username.value = '';
           pass.value = '';
           ext.value = '';
           load();
-        } catch (e) {
-          showError(err, e instanceof ApiError ? e.message : String(e));
-        }
-      },
+        },
+      }),
     },
     h('h2', null, t('users.add')),
     unlocked ? null : h('p', { class: 'hint-box' }, t('users.lockedHint'), ' ', h('a', { href: '#/unlock' }, t('banner.unlock'))),
