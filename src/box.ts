@@ -16,6 +16,8 @@ import type { LineSource } from './sources/source.ts';
 import { checkPassword, hashPassword } from './http/passwords.ts';
 import { firstRunSetup, USERNAME } from './setup.ts';
 import type { SettingsPatch } from './config/schema.ts';
+import { RetentionScheduler } from './retention/scheduler.ts';
+import { defaultRetention } from './retention/policy.ts';
 
 export interface BoxOptions { config: Config; log: Log; clock: Clock; speechDir: string }
 
@@ -33,6 +35,7 @@ export const dataPaths = (dataDir: string) => ({
 export class Box {
   readonly sources: LineSource[] = [];
   sim?: SimSource;
+  retention?: RetentionScheduler;
 
   private constructor(
     private readonly base: Config,
@@ -78,6 +81,9 @@ export class Box {
       });
       box.sources.push(box.sim);
     }
+    // Practice defaults per purpose until the retention settings page (issue 6) makes them editable.
+    box.retention = new RetentionScheduler({ archive, audit, clock: o.clock, log: o.log, policy: defaultRetention });
+    box.retention.start();
     for (const s of box.sources) recorder.attach(s);
     for (const s of box.sources) {
       // A source that fails to start is logged; the rest of the box keeps running.
@@ -173,6 +179,7 @@ export class Box {
   }
 
   async close(): Promise<void> {
+    await this.retention?.stop();
     for (const s of this.sources) await s.stop().catch(() => undefined);
     await this.recorder.close();
     await this.ring.close();
