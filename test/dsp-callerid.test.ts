@@ -131,6 +131,16 @@ test('Bell 202 option decodes Bell 202; both share the 1700 Hz centre so either 
   assert.equal(decodeFskCallerId(fskSignal(FULL, { standard: 'bell202' }))[0]?.number, '0612345678');
 });
 
+test('tolerates ±1.5 % tone frequency and ±1.5 % bit-rate error (V.23 allows ±1 %)', () => {
+  for (const standard of ['v23', 'bell202'] as const) {
+    for (const freqOffset of [-0.015, 0, 0.015]) for (const baudOffset of [-0.015, 0, 0.015]) {
+      const got = decodeFskCallerId(fskSignal(FULL, { standard, freqOffset, baudOffset, snrDb: 20 }), { standard });
+      assert.equal(got[0]?.number, '0612345678', `${standard} f${freqOffset} b${baudOffset}`);
+      assert.equal(got[0]?.checksumOk, true);
+    }
+  }
+});
+
 test('a corrupted byte on the line gives checksumOk false, never a throw', () => {
   const bad = Uint8Array.from(FULL);
   bad[10] ^= 0x04;

@@ -1,5 +1,5 @@
 import { RvError } from '../errors.ts';
-import { demodulateFsk, fskSoft, fskChars, type FskChar, type FskStandard } from './fsk.ts';
+import { fskSoft, fskChars, type FskChar, type FskStandard } from './fsk.ts';
 
 /** Caller ID (ETSI EN 300 659-1 / Bellcore): message parsing and burst decoding. */
 
@@ -112,5 +112,3 @@ function collect(chars: FskChar[], i: number, spb: number): { bytes: Uint8Array;
   }
   return { bytes: Uint8Array.from(bytes), last: j - 1 };
 }
-
-export { demodulateFsk };

@@ -11,6 +11,10 @@ export interface FskGenOpts {
   seed?: number;
   seizureBits?: number;
   markBits?: number;
+  /** relative error of both tone frequencies (0.01 = +1 %) */
+  freqOffset?: number;
+  /** relative error of the bit rate */
+  baudOffset?: number;
   /** silence before and after the burst */
   leadMs?: number;
 }
@@ -59,14 +63,16 @@ export function fskFloat(msg: Uint8Array, opts: FskGenOpts = {}): Float64Array {
   const { mark, space } = FREQS[opts.standard ?? 'v23'];
   const bits = burstBits(msg, opts.seizureBits, opts.markBits);
   const lead = Math.round(((opts.leadMs ?? 200) * sr) / 1000);
-  const n = Math.round((bits.length * sr) / 1200);
+  const baud = 1200 * (1 + (opts.baudOffset ?? 0));
+  const off = 1 + (opts.freqOffset ?? 0);
+  const n = Math.round((bits.length * sr) / baud);
   const out = new Float64Array(2 * lead + n);
   const a = peakOfDbm0(opts.levelDbm0 ?? -10);
   let ph = 0;
   for (let i = 0; i < n; i++) {
-    const bit = bits[Math.min(bits.length - 1, Math.floor((i * 1200) / sr))];
+    const bit = bits[Math.min(bits.length - 1, Math.floor((i * baud) / sr))];
     // phase accumulates so frequency changes never jump the waveform
-    ph += (2 * Math.PI * (bit ? mark : space)) / sr;
+    ph += (2 * Math.PI * (bit ? mark : space) * off) / sr;
     out[lead + i] = a * Math.sin(ph);
   }
   return out;
