@@ -1,8 +1,10 @@
 import { benchPipeline } from './pipeline.ts';
 import { benchRing } from './ring.ts';
+import { benchDsp } from './dsp.ts';
 
 // One run prints every figure, each beside its peer (raw crypto) so the ratio is measured, not remembered.
 console.log(`ringvault bench — node ${process.version}, ${process.arch}`);
 await benchPipeline();
 console.log('');
 await benchRing();
+await benchDsp();
