@@ -78,3 +78,24 @@ test('ringvault unlock talks to the running box; a wrong passphrase is refused c
   assert.ok(!ok.out.includes(PASS));
   assert.deepEqual(await sendControl(sock, { cmd: 'status' }), { ok: true, initialized: true, vault: 'unlocked' });
 });
+
+test('ringvault verify-audit: intact chain passes, an edited entry is named', async (t) => {
+  const { AuditLog } = await import('../src/audit/audit.ts');
+  const { execFile } = await import('node:child_process');
+  const { readFile, writeFile } = await import('node:fs/promises');
+  const data = await mkdtemp(join(tmpdir(), 'rv-cli-'));
+  t.after(() => rm(data, { recursive: true, force: true }));
+  const log = new AuditLog(join(data, 'audit.log'));
+  await log.open();
+  for (const action of ['login', 'call.play', 'call.download']) await log.append({ actor: 'anna', action, target: 'c1' });
+  await log.close();
+  const run = () => new Promise<{ code: number; out: string }>((res) => execFile(process.execPath, [join(ROOT, 'bin/ringvault.js'), 'verify-audit', '--data', data], (e, out) => res({ code: e ? Number(e.code) : 0, out })));
+  const ok = await run();
+  assert.equal(ok.code, 0, ok.out);
+  assert.match(ok.out, /3 entries, chain intact/);
+  const text = await readFile(join(data, 'audit.log'), 'utf8');
+  await writeFile(join(data, 'audit.log'), text.replace('call.download', 'call.play'));
+  const bad = await run();
+  assert.equal(bad.code, 4);
+  assert.match(bad.out, /entry 3: content was edited/);
+});

@@ -18,6 +18,7 @@ commands:
   start          run the appliance (same as npm start)
   init           first-run setup in this terminal: admin passphrase, recovery key
   unlock         unlock the vault of the running box (passphrase or recovery key)
+  verify-audit   check the audit log's hash chain; names the first edited, removed or reordered entry
   help           this text`;
 
 async function dataDirOf(values: { data?: string; config?: string }): Promise<string> {
@@ -82,6 +83,17 @@ async function unlock(dataDir: string): Promise<void> {
   console.log(`Unlocked (${String(r.via)}).`);
 }
 
+async function verifyAudit(dataDir: string): Promise<number> {
+  const path = dataPaths(dataDir).audit;
+  const r = await new AuditLog(path).verify();
+  if (r.ok) {
+    console.log(`${path}: ${r.entries} entries, chain intact.`);
+    return 0;
+  }
+  console.log(`${path}: entry ${r.seq}: ${r.reason}. The log was altered after it was written; keep this copy as evidence and compare with a backup.`);
+  return 4;
+}
+
 export async function cli(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (cmd === 'start') {
@@ -94,6 +106,7 @@ export async function cli(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'init': await init(dataDir); return 0;
     case 'unlock': await unlock(dataDir); return 0;
+    case 'verify-audit': return verifyAudit(dataDir);
     case undefined: case 'help': case '--help': case '-h': console.log(HELP); return 0;
     default: console.error(`ringvault: unknown command "${cmd}"\n\n${HELP}`); return 2;
   }
