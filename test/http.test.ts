@@ -31,7 +31,7 @@ class Agent {
     if (opts.raw !== undefined || body !== undefined) headers['content-type'] = 'application/json';
     const res = await this.app.inject({ method, url, headers, cookies: Object.fromEntries(this.cookies), payload: opts.raw ?? (body === undefined ? undefined : JSON.stringify(body)) });
     for (const c of res.cookies as { name: string; value: string }[]) this.cookies.set(c.name, c.value);
-    return { status: res.statusCode, body: res.body ? (res.headers['content-type']?.toString().includes('json') ? res.json() : res.body) : undefined, headers: res.headers };
+    return { status: res.statusCode, body: res.body ? (/^application\/json/.test(String(res.headers['content-type'])) ? res.json() : res.body) : undefined, headers: res.headers };
   }
   async state() { const r = await this.req('GET', '/api/state'); this.csrf = r.body.csrfToken; return r.body; }
   async login(username: string, passphrase: string) { await this.state(); const r = await this.req('POST', '/api/login', { username, passphrase }); await this.state(); return r; }
@@ -183,4 +183,17 @@ test('a simulated source fault shows on the line and clears by itself when recov
   assert.equal(lines[1].state, 'idle', 'other lines go on');
   assert.equal((await manager.req('POST', '/api/sim/lines/line1/fault', { fault: false })).status, 200);
   assert.equal((await staff.req('GET', '/api/lines')).body.lines[0].state, 'idle');
+});
+
+test('admins export the audit chain; it verifies and the export itself is audited', async (t) => {
+  const h = await harness(t);
+  const { admin, manager } = await setUp(h);
+  assert.equal((await manager.req('GET', '/api/audit/export')).status, 403);
+  const r = await admin.req('GET', '/api/audit/export');
+  assert.equal(r.status, 200);
+  assert.equal(r.headers['x-audit-chain'], 'intact');
+  const lines = String(r.body).trim().split('\n').map((l) => JSON.parse(l));
+  assert.ok(lines.length >= 5);
+  assert.equal(lines.at(-1).action, 'audit.export');
+  for (let i = 1; i < lines.length; i++) assert.equal(lines[i].prev, lines[i - 1].hash);
 });

@@ -223,6 +223,7 @@ export default {
 
   'audit.title': 'Audit log',
   'audit.intro': 'Every playback, download and change of recordings, and every change of settings, is recorded here.',
+  'audit.export': 'Download the whole log (with its hash chain)',
   'audit.seq': '#',
   'audit.at': 'Time',
   'audit.actor': 'Who',

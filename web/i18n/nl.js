@@ -223,6 +223,7 @@ export default {
 
   'audit.title': 'Logboek',
   'audit.intro': 'Hier wordt vastgelegd wie opnames beluistert, downloadt of wijzigt en wie instellingen aanpast.',
+  'audit.export': 'Hele logboek downloaden (met hashketen)',
   'audit.seq': '#',
   'audit.at': 'Tijdstip',
   'audit.actor': 'Wie',

@@ -51,7 +51,7 @@ export default function auditView() {
     }
   })();
   return {
-    el: h('section', { class: 'page' }, h('h1', { tabindex: '-1' }, t('audit.title')), h('p', { class: 'lead' }, t('audit.intro')), err, status, h('div', { class: 'table-wrap card card-flush' }, table)),
+    el: h('section', { class: 'page' }, h('h1', { tabindex: '-1' }, t('audit.title')), h('p', { class: 'lead' }, t('audit.intro')), h('p', null, h('a', { href: '/api/audit/export', class: 'btn', download: '', testid: 'audit-export' }, t('audit.export'))), err, status, h('div', { class: 'table-wrap card card-flush' }, table)),
     title: t('audit.title'),
   };
 }

@@ -42,4 +42,13 @@ export const adminRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => asy
     const entries = await box.audit.recent(req.query.limit ?? 200);
     return { entries: entries.map(({ prev: _p, hash: _h, ...e }) => e) };
   });
+
+  // The whole chain, hashes included, so it can be checked elsewhere with `ringvault verify-audit`.
+  app.get('/api/audit/export', { preHandler: allow(ADMINS) }, async (req, reply) => {
+    await box.audit.append({ actor: req.session!.user, action: 'audit.export' });
+    const entries = await box.audit.readAll();
+    const verdict = await box.audit.verify();
+    reply.header('content-type', 'application/x-ndjson; charset=utf-8').header('content-disposition', 'attachment; filename="ringvault-audit.jsonl"').header('x-audit-chain', verdict.ok ? 'intact' : `broken at ${verdict.seq}`);
+    return entries.map((e) => JSON.stringify(e)).join('\n') + '\n';
+  });
 };
