@@ -203,3 +203,24 @@ test('overrun lines are reported and the timeline skips the lost audio', async (
   assert.equal(blocks[9].at, 5000 + 9 * 20);
   assert.equal(blocks[10].at, 5000 + 10 * 20 + 40);
 });
+
+test('48 kHz input is decimated to 8 kHz with unity gain', async (t) => {
+  const input = new Int16Array(48000).fill(1000);
+  const r = await rig(t, { rv48k: input });
+  const blocks = await captureAll(r.capture({ device: 'rv48k', rate: 48000 }));
+  assert.equal(blocks.length, 50);
+  const got = concat(blocks).subarray(100);
+  assert.ok(got.every((v) => Math.abs(v - 1000) <= 1), 'unity gain at DC');
+});
+
+test('a missing arecord binary faults with an install hint', async (t) => {
+  const r = await rig(t, {});
+  const c = r.capture({ arecord: path.join(r.home, 'no-arecord'), backoff: { firstMs: 60_000, maxMs: 60_000 } });
+  const fault = once(c, 'fault');
+  await c.start();
+  const [f] = await fault;
+  assert.equal(f.code, 'RV_ERR_ALSA_SPAWN');
+  assert.match(f.message, /alsa-utils/);
+  await c.stop();
+  assert.equal(c.waiting, false);
+});
