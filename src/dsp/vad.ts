@@ -18,8 +18,29 @@ export interface VadOptions {
   minDbm0?: number;
 }
 
-/** floor rise per second while no quieter block comes: slow, so speech does not pull it up between syllables */
-const FLOOR_RISE_DB_PER_S = 3;
+/** the floor is the quietest block of the last 2 s: speech always dips within that, a louder line is learnt within it */
+const FLOOR_WINDOW_MS = 2000;
+const FLOOR_PARTS = 4;
+
+/** Running minimum over a sliding window, kept as the minima of a few sub-windows so memory stays fixed. */
+class MinTracker {
+  private readonly past: number[] = [];
+  private cur = Infinity;
+  private curMs = 0;
+
+  add(db: number, ms: number): void {
+    this.cur = Math.min(this.cur, db);
+    this.curMs += ms;
+    if (this.curMs < FLOOR_WINDOW_MS / FLOOR_PARTS) return;
+    this.past.push(this.cur);
+    if (this.past.length >= FLOOR_PARTS) this.past.shift();
+    this.cur = Infinity;
+    this.curMs = 0;
+  }
+
+  /** Infinity before any block, so nothing is voice until the line's own level is known */
+  get min(): number { return Math.min(this.cur, ...this.past); }
+}
 
 export class Vad {
   private readonly onSegment: (s: VadSegment) => void;
@@ -27,8 +48,7 @@ export class Vad {
   private readonly minActiveMs: number;
   private readonly marginDb: number;
   private readonly minDbm0: number;
-  /** NaN until the first non-tone block, which seeds it (a line starts with its own noise, not speech) */
-  private floorDb = Number.NaN;
+  private readonly floorDb = new MinTracker();
   /** start (ms) of the current run of active blocks, or null */
   private runStart: number | null = null;
   /** the open segment: its start and the end of its last qualifying activity */
@@ -49,7 +69,7 @@ export class Vad {
   }
 
   /** Current noise floor estimate, dBm0. */
-  get floor(): number { return this.floorDb; }
+  get floor(): number { return this.floorDb.min; }
 
   /** One mono block whose first sample was at `at` (ms). */
   push(block: Int16Array, at: number): void {
@@ -58,11 +78,8 @@ export class Vad {
     const db = blockDbm0(block);
     // a steady call-progress tone is neither voice nor noise: it must not keep a call alive or lift the floor
     const tone = tone425(block);
-    if (!tone) {
-      this.floorDb = Number.isNaN(this.floorDb) || db < this.floorDb ? db : Math.min(db, this.floorDb + (FLOOR_RISE_DB_PER_S * ms) / 1000);
-      this.floorDb = Math.max(this.floorDb, -120);
-    }
-    const active = !tone && db >= this.minDbm0 && db >= this.floorDb + this.marginDb;
+    if (!tone) this.floorDb.add(db, ms);
+    const active = !tone && db >= this.minDbm0 && db >= this.floorDb.min + this.marginDb;
     if (active) {
       this.runStart ??= at;
       // only runs of ≥ minActiveMs count, so clicks and tone edges neither start nor extend a segment
