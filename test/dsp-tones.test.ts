@@ -45,14 +45,14 @@ function noise(ms: number, dbm0: number, seed: number): Float64Array {
   return Float64Array.from({ length: samplesOf(ms) }, () => sigma * Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand()));
 }
 
-function blocks(pcm: Int16Array, each: (b: Int16Array, at: number) => void): void {
-  for (let i = 0; i + TONE_BLOCK <= pcm.length; i += TONE_BLOCK) each(pcm.subarray(i, i + TONE_BLOCK), (i * 1000) / SR);
+function blocks(pcm: Int16Array, each: (b: Int16Array, at: number) => void, base = 0): void {
+  for (let i = 0; i + TONE_BLOCK <= pcm.length; i += TONE_BLOCK) each(pcm.subarray(i, i + TONE_BLOCK), base + (i * 1000) / SR);
 }
 
-function classify(pcm: Int16Array): CadenceEvent[] {
+function classify(pcm: Int16Array, base = 0): CadenceEvent[] {
   const out: CadenceEvent[] = [];
   const c = new CadenceClassifier({ onEvent: (e) => out.push(e) });
-  blocks(pcm, (b, at) => c.push(b, at));
+  blocks(pcm, (b, at) => c.push(b, at), base);
   return out;
 }
 
@@ -137,6 +137,15 @@ test('cadence: wrong frequency or wrong cadence is never busy', () => {
 test('cadence: a busy tone after ring-back is reported as a new event', () => {
   const events = classify(toPcm(concat([cadence(1000, 4000, 2), cadence(500, 500, 4)]), 20));
   assert.deepEqual(events.map((e) => e.kind), ['ringback', 'busy']);
+});
+
+test('cadence: event times follow the block timestamps; busy after speech is still busy', () => {
+  const base = Date.UTC(2026, 0, 5, 9, 30);
+  const s = speech('de-1.wav');
+  const events = classify(toPcm(concat([s, cadence(500, 500, 5)]), 20), base);
+  assert.deepEqual(events.map((e) => e.kind), ['busy']);
+  const busyStart = base + (s.length * 1000) / SR + 300;
+  assert.ok(events[0].at > busyStart + 1000 && events[0].at <= busyStart + 3100, `busy at +${events[0].at - busyStart} ms`);
 });
 
 test('cadence: looped speech (about 60 s per clip) is never busy, congestion or ring-back', () => {

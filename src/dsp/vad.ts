@@ -48,7 +48,7 @@ export class Vad {
   private readonly minActiveMs: number;
   private readonly marginDb: number;
   private readonly minDbm0: number;
-  private readonly floorDb = new MinTracker();
+  private readonly floorTracker = new MinTracker();
   /** start (ms) of the current run of active blocks, or null */
   private runStart: number | null = null;
   /** the open segment: its start and the end of its last qualifying activity */
@@ -69,7 +69,7 @@ export class Vad {
   }
 
   /** Current noise floor estimate, dBm0. */
-  get floor(): number { return this.floorDb.min; }
+  get floor(): number { return this.floorTracker.min; }
 
   /** One mono block whose first sample was at `at` (ms). */
   push(block: Int16Array, at: number): void {
@@ -78,8 +78,8 @@ export class Vad {
     const db = blockDbm0(block);
     // a steady call-progress tone is neither voice nor noise: it must not keep a call alive or lift the floor
     const tone = tone425(block);
-    if (!tone) this.floorDb.add(db, ms);
-    const active = !tone && db >= this.minDbm0 && db >= this.floorDb.min + this.marginDb;
+    if (!tone) this.floorTracker.add(db, ms);
+    const active = !tone && db >= this.minDbm0 && db >= this.floorTracker.min + this.marginDb;
     if (active) {
       this.runStart ??= at;
       // only runs of ≥ minActiveMs count, so clicks and tone edges neither start nor extend a segment
