@@ -2,6 +2,9 @@
 
 const FULL_SCALE = 32768;
 
+/** Peak of a 0 dBm0 sine: A-law's full scale is +3.14 dBm0, the reference every dBm0 figure here uses. */
+export const ZERO_DBM0_PEAK = 32767 * 10 ** (-3.14 / 20);
+
 /** Which samples to measure: one channel of interleaved audio, or every sample when `channels` is 1. */
 export interface LevelOpts { channels?: number; channel?: number }
 

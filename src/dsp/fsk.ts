@@ -3,6 +3,9 @@
  * decision per sample; a UART finds start bits and samples mid-bit.
  */
 
+import { lowPass } from './fir.ts';
+import { ZERO_DBM0_PEAK } from '../audio/level.ts';
+
 export type FskStandard = 'v23' | 'bell202';
 
 export const FSK_TONES: Record<FskStandard, { mark: number; space: number }> = {
@@ -34,23 +37,7 @@ export interface FskSoft {
   delay: number;
 }
 
-/** 0 dBm0 sine peak (A-law full scale is +3.14 dBm0), as in the rest of the DSP code. */
-const ZERO_DBM0_PEAK = 32767 * 10 ** (-3.14 / 20);
 
-/** Hamming-windowed sinc low-pass taps, unity DC gain. */
-function lowPass(cutoff: number, sr: number, taps: number): Float64Array {
-  const h = new Float64Array(taps);
-  const m = (taps - 1) / 2;
-  const fc = cutoff / sr;
-  let sum = 0;
-  for (let i = 0; i < taps; i++) {
-    const t = i - m;
-    const sinc = t === 0 ? 2 * fc : Math.sin(2 * Math.PI * fc * t) / (Math.PI * t);
-    h[i] = sinc * (0.54 - 0.46 * Math.cos((2 * Math.PI * i) / (taps - 1)));
-    sum += h[i];
-  }
-  return h.map((v) => v / sum);
-}
 
 /**
  * Demodulates to soft bit decisions: mix to the centre frequency, low-pass, take the phase step per
@@ -64,7 +51,7 @@ export function fskSoft(pcm: Int16Array, opts: FskOptions = {}): FskSoft {
   const wc = (Math.PI * (mark + space)) / sr;
   const dev = Math.abs(space - mark) / 2;
   const taps = 2 * Math.round(spb) + 3;
-  const h = lowPass(dev + baud / 4, sr, taps);
+  const h = lowPass(taps, dev + baud / 4, sr);
   const len = pcm.length;
   const mr = new Float64Array(len);
   const mi = new Float64Array(len);

@@ -1,13 +1,14 @@
 import { Goertzel } from './goertzel.ts';
 import { SAMPLE_RATE } from '../audio/frame.ts';
+import { ZERO_DBM0_PEAK } from '../audio/level.ts';
 
 /** 425 Hz call-progress tone detection per 20 ms block (ETSI TR 101 041, the tone used across the Netherlands/Europe). */
 
 export const TONE_HZ = 425;
 /** 20 ms at 8 kHz: the block every call-progress decision is made on */
 export const TONE_BLOCK = 160;
-/** mean square of a 0 dBm0 sine (peak 3.14 dB below full scale, as A-law defines it) */
-const ZERO_DBM0_POWER = (32767 * 10 ** (-3.14 / 20)) ** 2 / 2;
+/** mean square of a 0 dBm0 sine */
+const ZERO_DBM0_POWER = ZERO_DBM0_PEAK ** 2 / 2;
 /** "about −40 dBm0": 2 dB of slack so a −40 dBm0 tone passes after line loss and rounding */
 export const TONE_MIN_DBM0 = -42;
 /** share of the block energy the 425 Hz bin must hold: a ±2 % tone keeps ≥ 0.9, speech stayed ≤ 0.64 on the clips */

@@ -1,26 +1,11 @@
 import { SAMPLE_RATE } from '../audio/frame.ts';
 import { RvError } from '../errors.ts';
+import { lowPass } from '../dsp/fir.ts';
 
 /** taps per decimation step; 16 per factor keeps the 3.4 kHz edge sharp without much CPU */
 const TAPS_PER_FACTOR = 16;
 /** telephone band edge: everything above must go before dropping to 8 kHz */
 const CUTOFF_HZ = 3400;
-
-/** Windowed-sinc (Hamming) low-pass coefficients, normalised to unity DC gain. */
-export function lowPass(taps: number, cutoffHz: number, rate: number): Float64Array {
-  const h = new Float64Array(taps);
-  const fc = cutoffHz / rate;
-  const mid = (taps - 1) / 2;
-  let sum = 0;
-  for (let i = 0; i < taps; i++) {
-    const x = i - mid;
-    const sinc = x === 0 ? 2 * fc : Math.sin(2 * Math.PI * fc * x) / (Math.PI * x);
-    h[i] = sinc * (0.54 - 0.46 * Math.cos((2 * Math.PI * i) / (taps - 1)));
-    sum += h[i];
-  }
-  for (let i = 0; i < taps; i++) h[i] /= sum;
-  return h;
-}
 
 /**
  * Turns interleaved S16 at `rate` into interleaved S16 at 8 kHz. Keeps per-channel history

@@ -11,25 +11,14 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Archive } from '../../src/archive/archive.ts';
 import { Vault } from '../../src/vault/vault.ts';
-
-/** mulberry32: small and deterministic, so parent and child agree on every byte. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
+import { mulberry32 } from './prng.ts';
 
 export const channelsFor = (seed: number): 1 | 2 => (seed % 2 === 0 ? 1 : 2);
 export const chunksFor = (seed: number): number => 1 + (Math.floor(seed / 2) % 6);
 
 /** PCM of chunk `index` of the call with `seed`: 1 to 8000 frames of random samples. */
 export function pcmFor(seed: number, index: number): Buffer {
-  const next = prng(seed * 31 + index);
+  const next = mulberry32(seed * 31 + index);
   const frames = 1 + (next() % 8000);
   const buf = Buffer.alloc(frames * 2 * channelsFor(seed));
   for (let i = 0; i + 4 <= buf.length; i += 4) buf.writeUInt32LE(next(), i);

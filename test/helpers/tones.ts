@@ -1,3 +1,5 @@
+import { mulberry32 } from './prng.ts';
+import { ZERO_DBM0_PEAK } from '../../src/audio/level.ts';
 import { alawDecode, alawEncode } from '../../src/audio/g711.ts';
 
 /**
@@ -9,8 +11,6 @@ export const ROWS = [697, 770, 852, 941] as const;
 export const COLS = [1209, 1336, 1477, 1633] as const;
 export const KEYS = ['123A', '456B', '789C', '*0#D'] as const;
 export const DIGITS = '0123456789*#ABCD';
-
-const ZERO_DBM0_PEAK = 32767 * 10 ** (-3.14 / 20);
 
 export const peakOfDbm0 = (dbm0: number): number => ZERO_DBM0_PEAK * 10 ** (dbm0 / 20);
 
@@ -61,16 +61,10 @@ export function dtmfFloat(digits: string, opts: ToneOpts = {}): Float64Array {
   return out;
 }
 
-/** Seeded PRNG (mulberry32) so every run tests the same signals. */
+/** Seeded PRNG in [0, 1) so every run tests the same signals. */
 export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
+  return () => next() / 4294967296;
 }
 
 /** White Gaussian noise at `snrDb` below the mean power of the tones (measured over the tone samples only). */
