@@ -72,7 +72,8 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     source.on('call-start', (e) => this.onStart(e.line, e.ref, e.at, e.channels, e.parties));
     source.on('call-audio', (e) => {
       const call = this.live.get(e.line);
-      if (call?.ref === e.ref) call.chunker.push(e.block);
+      // Unbuffered (never/excluded) and private calls are not even gathered.
+      if (call?.ref === e.ref && call.buffered && !call.private) call.chunker.push(e.block);
     });
     source.on('call-info', (e) => this.onInfo(e.line, e.ref, e.parties));
     source.on('call-end', (e) => this.onEnd(e.line, e.ref, e.at, e.reason));
@@ -103,7 +104,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   }
 
   private onChunk(call: LiveCall, chunk: Chunk): void {
-    if (!call.buffered || call.private) return;
+    if (call.private) return;
     if (call.writer) {
       const w = call.writer;
       call.lastAppend = call.lastAppend.then(() => w.append({ at: chunk.at, pcm: chunk.pcm })).catch((e) => this.d.log.error({ err: e, line: call.line }, 'archive append failed'));
