@@ -1,6 +1,8 @@
 import { SAMPLE_RATE, type AudioBlock } from '../audio/frame.ts';
+import type { RingChunk } from '../ring/ring.ts';
 
-export interface Chunk { seq: number; at: number; channels: 1 | 2; pcm: Buffer }
+/** A 1-second chunk is exactly what a ring slot holds. */
+export type Chunk = RingChunk;
 
 /** Gathers a line's 20 ms blocks into 1-second chunks, the unit of the ring and the archive. */
 export class Chunker {

@@ -42,7 +42,7 @@ declare module 'fastify' {
   interface FastifyRequest { session?: Session }
 }
 
-/** preHandler factory: the route answers only a logged-in user whose role is listed. */
+/** Route onRequest hook (runs before body validation, so strangers learn nothing of the schema): answers only a logged-in user whose role is listed. */
 export function allow(roles: readonly Role[]) {
   return async (req: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     if (!req.session) throw new RvError('RV_ERR_NOT_LOGGED_IN', 'Log in first.', 401);

@@ -40,20 +40,20 @@ export const authRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => asyn
     return { user: { name: user.name, role: user.role, ...(user.extension ? { extension: user.extension } : {}) } };
   });
 
-  app.post('/api/logout', { preHandler: allow(STAFF_AND_UP) }, async (req, reply) => {
+  app.post('/api/logout', { onRequest: allow(STAFF_AND_UP) }, async (req, reply) => {
     sessions.drop(req.cookies[SESSION_COOKIE]);
     reply.clearCookie(SESSION_COOKIE, cookieBase);
     await box.audit.append({ actor: req.session!.user, action: 'logout' });
     return { ok: true };
   });
 
-  app.post('/api/unlock', { preHandler: allow(REVIEWERS), config: { rateLimit: { max: ctx.o.loginsPerMinute, timeWindow: 60_000 } }, schema: { body: Type.Object({ secret: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false }) } }, async (req) => {
+  app.post('/api/unlock', { onRequest: allow(REVIEWERS), config: { rateLimit: { max: ctx.o.loginsPerMinute, timeWindow: 60_000 } }, schema: { body: Type.Object({ secret: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false }) } }, async (req) => {
     if (!(await box.initialized())) throw new RvError('RV_ERR_NOT_SET_UP', 'The box is not set up yet; run the setup first.', 409);
     const r = await box.unlock(req.body.secret, req.session!.user);
     return { ok: true, via: r.via };
   });
 
-  app.post('/api/lock', { preHandler: allow(MANAGERS) }, async (req) => {
+  app.post('/api/lock', { onRequest: allow(MANAGERS) }, async (req) => {
     await box.lock(req.session!.user);
     return { ok: true };
   });

@@ -26,7 +26,7 @@ export const callRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => asyn
   };
 
   app.get('/api/calls', {
-    preHandler: allow(STAFF_AND_UP),
+    onRequest: allow(STAFF_AND_UP),
     schema: { querystring: Type.Object({ number: Type.Optional(Type.String({ maxLength: 32 })), from: Type.Optional(Type.String({ maxLength: 40 })), to: Type.Optional(Type.String({ maxLength: 40 })), line: Type.Optional(Type.String({ maxLength: 32 })) }, { additionalProperties: false }) },
   }, async (req) => {
     const s = req.session!;
@@ -42,7 +42,7 @@ export const callRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => asyn
     return { calls: box.catalog.search(q), locked };
   });
 
-  app.get('/api/calls/:id', { preHandler: allow(STAFF_AND_UP), schema: { params: CallParams } }, async (req) => {
+  app.get('/api/calls/:id', { onRequest: allow(STAFF_AND_UP), schema: { params: CallParams } }, async (req) => {
     const h = header(req.params.id);
     const summary = box.catalog.summary(h);
     const s = req.session!;
@@ -53,7 +53,7 @@ export const callRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => asyn
   });
 
   app.get('/api/calls/:id/audio.wav', {
-    preHandler: allow(REVIEWERS),
+    onRequest: allow(REVIEWERS),
     schema: { params: CallParams, querystring: Type.Object({ download: Type.Optional(Type.String({ maxLength: 5 })) }) },
   }, async (req, reply) => {
     const h = header(req.params.id);
@@ -95,7 +95,7 @@ export const callRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => asyn
     return reply.send(Readable.from(body()));
   });
 
-  app.delete('/api/calls/:id', { preHandler: allow(MANAGERS), schema: { params: CallParams } }, async (req) => {
+  app.delete('/api/calls/:id', { onRequest: allow(MANAGERS), schema: { params: CallParams } }, async (req) => {
     const h = header(req.params.id);
     if (h.holds.length > 0) throw new RvError('RV_ERR_ON_HOLD', 'This recording is under legal hold; release the hold before deleting it.', 409);
     await box.archive.shred(h.id);

@@ -15,9 +15,9 @@ export const lineRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => asyn
     return box.recorder.status().map((l) => ({ ...l, coverageMinutes }));
   };
 
-  app.get('/api/lines', { preHandler: allow(STAFF_AND_UP) }, async () => ({ lines: lines() }));
+  app.get('/api/lines', { onRequest: allow(STAFF_AND_UP) }, async () => ({ lines: lines() }));
 
-  app.get('/api/events', { preHandler: allow(STAFF_AND_UP) }, (req, reply) => {
+  app.get('/api/events', { onRequest: allow(STAFF_AND_UP) }, (req, reply) => {
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-content-type-options': 'nosniff' });
@@ -38,13 +38,13 @@ export const lineRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => asyn
     });
   });
 
-  app.post('/api/lines/:id/save', { preHandler: allow(STAFF_AND_UP), schema: { params: LineParams, body: Type.Optional(Type.Object({ purposes: Type.Optional(Type.Array(Purpose, { maxItems: 5 })) }, { additionalProperties: false })) } }, async (req) => {
+  app.post('/api/lines/:id/save', { onRequest: allow(STAFF_AND_UP), schema: { params: LineParams, body: Type.Optional(Type.Object({ purposes: Type.Optional(Type.Array(Purpose, { maxItems: 5 })) }, { additionalProperties: false })) } }, async (req) => {
     const r = await box.recorder.save(req.params.id, { purposes: req.body?.purposes, keptBy: 'user' });
     await box.audit.append({ actor: req.session!.user, action: 'call.save', target: r.callId, detail: { line: req.params.id } });
     return { callId: r.callId, line: req.params.id };
   });
 
-  app.post('/api/lines/:id/private', { preHandler: allow(STAFF_AND_UP), schema: { params: LineParams } }, async (req) => {
+  app.post('/api/lines/:id/private', { onRequest: allow(STAFF_AND_UP), schema: { params: LineParams } }, async (req) => {
     await box.recorder.private(req.params.id);
     await box.audit.append({ actor: req.session!.user, action: 'call.private', detail: { line: req.params.id } });
     return { ok: true };
@@ -55,7 +55,7 @@ export const lineRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => asyn
     return box.sim;
   };
   app.post('/api/sim/lines/:id/call', {
-    preHandler: allow(SIM_ROLES),
+    onRequest: allow(SIM_ROLES),
     schema: {
       params: LineParams,
       body: Type.Optional(Type.Object({
@@ -68,12 +68,12 @@ export const lineRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => asyn
     },
   }, async (req) => ({ ref: sim().placeCall(req.params.id, req.body ?? {}) }));
 
-  app.post('/api/sim/lines/:id/fault', { preHandler: allow(['admin', 'manager']), schema: { params: LineParams, body: Type.Object({ fault: Type.Boolean() }, { additionalProperties: false }) } }, async (req) => {
+  app.post('/api/sim/lines/:id/fault', { onRequest: allow(['admin', 'manager']), schema: { params: LineParams, body: Type.Object({ fault: Type.Boolean() }, { additionalProperties: false }) } }, async (req) => {
     sim().setFault(req.params.id, req.body.fault);
     return { ok: true };
   });
 
-  app.post('/api/sim/lines/:id/hangup', { preHandler: allow(SIM_ROLES), schema: { params: LineParams } }, async (req) => {
+  app.post('/api/sim/lines/:id/hangup', { onRequest: allow(SIM_ROLES), schema: { params: LineParams } }, async (req) => {
     sim().hangup(req.params.id);
     return { ok: true };
   });
