@@ -1,0 +1,99 @@
+import { parse, write, type MediaDescription, type SessionDescription } from 'sdp-transform';
+import { RvError } from '../errors.ts';
+
+export type SdpDirection = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
+export interface SdpPayload { pt: number; codec: 'PCMA' | 'PCMU' | 'telephone-event' | string; rate: number }
+export interface SdpStream {
+  /** position of the m-line, from 0 */
+  index: number;
+  /** a=label (RFC 4574), which SIPREC metadata uses to name the stream */
+  label?: string;
+  media: string;
+  addr: string;
+  port: number;
+  payloads: SdpPayload[];
+  direction: SdpDirection;
+}
+export interface SdpStreams { sessionAddr?: string; origin?: { sessionId: string; version: number }; streams: SdpStream[] }
+
+/** Static payload types (RFC 3551) that an offer may list without a=rtpmap. */
+const STATIC: Record<number, [string, number]> = { 0: ['PCMU', 8000], 3: ['GSM', 8000], 4: ['G723', 8000], 8: ['PCMA', 8000], 9: ['G722', 8000], 18: ['G729', 8000] };
+const DIRECTIONS = new Set(['sendrecv', 'sendonly', 'recvonly', 'inactive']);
+
+const bad = (what: string): RvError => new RvError('RV_ERR_SDP_MALFORMED', `The SDP body ${what}; the SIP peer must send a valid offer (RFC 4566).`, 488);
+
+/** The media streams of an SDP offer or answer: address, port, codecs and direction of each m-line. */
+export function parseSdpStreams(sdp: string | Buffer): SdpStreams {
+  const text = Buffer.isBuffer(sdp) ? sdp.toString('utf8') : sdp;
+  if (!/^\s*v=0/.test(text)) throw bad('does not start with "v=0"');
+  let s: SessionDescription;
+  try { s = parse(text); } catch (e) { throw bad(`could not be read (${(e as Error).message})`); }
+  const sessionDir = (s as { direction?: string }).direction;
+  const sessionAddr = s.connection?.ip;
+  const out: SdpStreams = { streams: [] };
+  if (sessionAddr) out.sessionAddr = sessionAddr;
+  if (s.origin) out.origin = { sessionId: String(s.origin.sessionId), version: Number(s.origin.sessionVersion) || 0 };
+  (s.media ?? []).forEach((m: MediaDescription, index) => {
+    const pts = String(m.payloads ?? '').trim().split(/\s+/).filter((p) => /^[0-9]{1,3}$/.test(p)).map(Number);
+    const payloads: SdpPayload[] = pts.map((pt) => {
+      const map = m.rtp?.find((r) => r.payload === pt);
+      if (map) return { pt, codec: /^(pcma|pcmu|telephone-event)$/i.test(map.codec) ? (map.codec.toUpperCase() === 'TELEPHONE-EVENT' ? 'telephone-event' : map.codec.toUpperCase()) : map.codec, rate: map.rate ?? 8000 };
+      const st = STATIC[pt];
+      return { pt, codec: st ? st[0] : `pt${pt}`, rate: st ? st[1] : 8000 };
+    });
+    const dir = m.direction ?? sessionDir;
+    const stream: SdpStream = {
+      index, media: m.type, addr: m.connection?.ip ?? sessionAddr ?? '', port: Number(m.port) || 0, payloads,
+      direction: dir && DIRECTIONS.has(dir) ? (dir as SdpDirection) : 'sendrecv',
+    };
+    if (m.label !== undefined) stream.label = String(m.label);
+    out.streams.push(stream);
+  });
+  return out;
+}
+
+export interface AnswerStream {
+  media: string;
+  /** 0 rejects the stream */
+  port: number;
+  payloads: SdpPayload[];
+  direction: SdpDirection;
+  label?: string;
+}
+
+/** Writes an answer SDP (RFC 3264): one m-line per offered one, in the same order. */
+export function buildAnswerSdp(a: { addr: string; sessionId: string; version: number; streams: AnswerStream[] }): string {
+  const ip4 = a.addr.includes(':') ? 6 : 4;
+  const desc: SessionDescription = {
+    version: 0,
+    origin: { username: 'ringvault', sessionId: a.sessionId, sessionVersion: a.version, netType: 'IN', ipVer: ip4, address: a.addr },
+    name: 'ringvault',
+    connection: { version: ip4, ip: a.addr },
+    timing: { start: 0, stop: 0 },
+    media: a.streams.map((s) => {
+      const m: MediaDescription = {
+        type: s.media, port: s.port, protocol: 'RTP/AVP',
+        payloads: s.payloads.length ? s.payloads.map((p) => p.pt).join(' ') : '0',
+        rtp: s.payloads.map((p) => ({ payload: p.pt, codec: p.codec, rate: p.rate })),
+        fmtp: s.payloads.filter((p) => p.codec === 'telephone-event').map((p) => ({ payload: p.pt, config: '0-16' })),
+      };
+      if (s.port !== 0) m.direction = s.direction;
+      if (s.label !== undefined) m.label = s.label;
+      return m;
+    }),
+  };
+  return write(desc);
+}
+
+/** The direction a recording server answers with: it only receives, and never more than was offered. */
+export function answerDirection(offered: SdpDirection): SdpDirection {
+  return offered === 'inactive' || offered === 'recvonly' ? 'inactive' : 'recvonly';
+}
+
+/** The payloads a recorder accepts from an offer: the first G.711 codec offered, plus telephone-event at 8 kHz. */
+export function chooseAudioPayloads(offered: SdpPayload[]): SdpPayload[] {
+  const g711 = offered.find((p) => (p.codec === 'PCMA' || p.codec === 'PCMU') && p.rate === 8000);
+  if (!g711) return [];
+  const te = offered.find((p) => p.codec === 'telephone-event' && p.rate === 8000);
+  return te ? [g711, te] : [g711];
+}
