@@ -1,0 +1,204 @@
+// The button-box firmware (board/firmware) compiled with avr-gcc and run in simavr, talked to over
+// the pty its simulated UART is bridged to, with the same serialport library the box uses.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { SerialPort, ReadlineParser } from 'serialport';
+import { ROOT } from './helpers/appliance.ts';
+
+const FW = join(ROOT, 'board', 'firmware');
+let out: string;
+
+before(() => {
+  out = mkdtempSync(join(tmpdir(), 'rv-fw-'));
+  execFileSync('make', ['-s', '-C', FW, `OUT=${out}`, 'all', 'harness'], { stdio: ['ignore', 'pipe', 'pipe'] });
+});
+after(() => rmSync(out, { recursive: true, force: true }));
+
+/** One simulated board: harness process, pin changes, and the serial lines it sends. */
+class SimBoard {
+  readonly pins: { pin: string; value: number; ms: number }[] = [];
+  readonly lines: string[] = [];
+  private waiters: (() => void)[] = [];
+  private port!: SerialPort;
+  private constructor(private readonly child: ChildProcess) {}
+
+  static async start(): Promise<SimBoard> {
+    const child = spawn(join(out, 'harness'), [join(out, 'ringvault-board.elf')], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const b = new SimBoard(child);
+    const pty = await new Promise<string>((res, rej) => {
+      const timer = setTimeout(() => rej(new Error('harness gave no PTY line in 10 s')), 10_000);
+      createInterface({ input: child.stdout! }).on('line', (l) => {
+        const m = /^PTY (\S+)$/.exec(l);
+        if (m) { clearTimeout(timer); res(m[1]!); }
+        const p = /^PIN (B\d) ([01]) ([\d.]+)$/.exec(l);
+        if (p) { b.pins.push({ pin: p[1]!, value: Number(p[2]), ms: Number(p[3]) }); b.wake(); }
+      });
+      child.once('exit', (code) => rej(new Error(`harness exited with ${code}`)));
+    });
+    b.port = new SerialPort({ path: pty, baudRate: 115200, autoOpen: false });
+    await new Promise<void>((res, rej) => b.port.open((e) => (e ? rej(e) : res())));
+    b.port.pipe(new ReadlineParser({ delimiter: '\n' })).on('data', (l: string) => { b.lines.push(l.replace(/\r$/, '')); b.wake(); });
+    return b;
+  }
+
+  private wake(): void { for (const w of this.waiters.splice(0)) w(); }
+
+  /** Waits until `pred` holds over what has arrived so far. */
+  async until<T>(what: string, pred: () => T | undefined | false, ms = 10_000): Promise<T> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const v = pred();
+      if (v) return v;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; lines: ${JSON.stringify(this.lines.slice(-12))}`);
+      await new Promise<void>((res) => { this.waiters.push(res); setTimeout(res, 100); });
+    }
+  }
+
+  /** The next board line after index `from` matching `re`. */
+  async line(re: RegExp, from: number): Promise<{ line: string; index: number }> {
+    return this.until(`a line matching ${re}`, () => {
+      for (let i = from; i < this.lines.length; i++) if (re.test(this.lines[i]!)) return { line: this.lines[i]!, index: i };
+      return undefined;
+    });
+  }
+
+  send(l: string): void { this.port.write(l + '\n'); }
+  harness(cmd: string): void { this.child.stdin!.write(cmd + '\n'); }
+
+  /** Sends PING and returns the lines that came before its PONG (everything the board said meanwhile). */
+  async sync(): Promise<string[]> {
+    const from = this.lines.length;
+    this.send('PING');
+    const { index } = await this.line(/^PONG$/, from);
+    return this.lines.slice(from, index);
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((res) => this.port.close(() => res()));
+    this.harness('quit');
+    if (this.child.exitCode === null) await new Promise((res) => { this.child.once('exit', res); setTimeout(() => { this.child.kill('SIGKILL'); }, 3000); });
+  }
+}
+
+test('firmware fits an ATmega328P with room for the bootloader and the stack', () => {
+  const size = execFileSync('avr-size', [join(out, 'ringvault-board.elf')], { encoding: 'utf8' });
+  const [text, data, bss] = size.trim().split('\n')[1]!.trim().split(/\s+/).map(Number) as [number, number, number];
+  assert.ok(text + data <= 32 * 1024 - 512, `flash ${text + data} B leaves no room for the 512 B bootloader`);
+  assert.ok(data + bss <= 2048 - 512, `RAM ${data + bss} B leaves under 512 B for the stack`);
+});
+
+test('handshake, heartbeat and LED states as board/PROTOCOL.md says', async () => {
+  const b = await SimBoard.start();
+  try {
+    let from = b.lines.length;
+    b.send('HELLO ringvault-box 1');
+    const hello = await b.line(/^HELLO /, from);
+    assert.match(hello.line, /^HELLO ringvault-board 1 buttons=2 lines=2( \w+=\S+)*$/);
+    const after = await b.sync();
+    assert.deepEqual(after.filter((l) => l.startsWith('SENSE')), ['SENSE 1 ONHOOK', 'SENSE 2 ONHOOK']);
+
+    // KEEPING: steady on. An ACK inverts it for ~150 ms of simulated time, then it is back on.
+    b.send('LED 1 KEEPING');
+    await b.sync();
+    const on = await b.until('LED 1 on', () => b.pins.findLast((p) => p.pin === 'B0')?.value === 1 && b.pins.findLast((p) => p.pin === 'B0'));
+    const mark = b.pins.length;
+    b.send('LED 1 ACK');
+    const flash = await b.until('the ACK flash', () => {
+      const ch = b.pins.slice(mark).filter((p) => p.pin === 'B0');
+      return ch.length >= 2 ? ch : undefined;
+    });
+    assert.deepEqual(flash.slice(0, 2).map((p) => p.value), [0, 1], 'ACK on a lit LED is a dark flash, then on again');
+    const flashMs = flash[1]!.ms - flash[0]!.ms;
+    assert.ok(flashMs >= 140 && flashMs <= 170, `flash lasted ${flashMs} ms of simulated time`);
+    assert.ok(flash[0]!.ms >= on.ms);
+
+    // IDLE: off and stays off.
+    b.send('LED 1 IDLE');
+    await b.sync();
+    await b.until('LED 1 off', () => b.pins.findLast((p) => p.pin === 'B0')?.value === 0);
+
+    // Bad lines are answered with ERR and change nothing; the board still answers.
+    from = b.lines.length;
+    b.send('FOO');
+    b.send('LED 9 KEEPING');
+    b.send('LED 1 SPARKLE');
+    b.send('LONGMS 5');
+    b.send('X'.repeat(40));
+    const errs = (await b.sync()).filter((l) => l.startsWith('ERR'));
+    assert.deepEqual(errs, ['ERR UNKNOWN', 'ERR ARG', 'ERR ARG', 'ERR ARG', 'ERR LONG']);
+  } finally {
+    await b.stop();
+  }
+});
+
+test('short and long presses, with the long-press time set by the box', async () => {
+  const b = await SimBoard.start();
+  try {
+    b.send('HELLO ringvault-box 1');
+    await b.sync();
+    let from = b.lines.length;
+    b.harness('press 1 120');
+    assert.equal((await b.line(/^BTN /, from)).line, 'BTN 1 SHORT');
+
+    // Held past the default 1000 ms: LONG while still held, and nothing at release.
+    from = b.lines.length;
+    b.harness('press 2 1400');
+    const long = await b.line(/^BTN /, from);
+    assert.equal(long.line, 'BTN 2 LONG');
+    await new Promise((r) => setTimeout(r, 700));
+    assert.deepEqual((await b.sync()).filter((l) => l.startsWith('BTN')), [], 'a long press sends nothing at release');
+
+    // A bounce shorter than the debounce time is not a press.
+    from = b.lines.length;
+    b.harness('press 1 5');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual((await b.sync()).filter((l) => l.startsWith('BTN')), []);
+
+    b.send('LONGMS 2500');
+    from = b.lines.length;
+    b.harness('press 1 1400');
+    assert.equal((await b.line(/^BTN /, from)).line, 'BTN 1 SHORT', 'with LONGMS 2500 a 1.4 s press is short');
+  } finally {
+    await b.stop();
+  }
+});
+
+test('line sense: off-hook, on-hook, one RING per ringing, and FAULT LEDs while the box is silent', async () => {
+  const b = await SimBoard.start();
+  try {
+    b.send('HELLO ringvault-box 1');
+    b.send('LED 2 IDLE');
+    await b.sync();
+    let from = b.lines.length;
+    b.harness('set C0 0');
+    assert.equal((await b.line(/^SENSE /, from)).line, 'SENSE 1 OFFHOOK');
+    from = b.lines.length;
+    b.harness('set C0 1');
+    assert.equal((await b.line(/^SENSE /, from)).line, 'SENSE 1 ONHOOK');
+
+    // Ringing on line 2: the opto pulses; one RING however many pulses.
+    from = b.lines.length;
+    for (let i = 0; i < 10; i++) { b.harness('set C3 0'); b.harness('set C3 1'); await new Promise((r) => setTimeout(r, 20)); }
+    await b.line(/^SENSE 2 RING$/, from);
+    const ledMark = b.pins.length;
+    // Now the box says nothing: after 6 s without ring pulses the line is ONHOOK again, and after
+    // 5 s of silence every LED shows FAULT (4 Hz) because nothing is being recorded.
+    const onhook = await b.line(/^SENSE 2 ONHOOK$/, from);
+    assert.equal(b.lines.slice(from, onhook.index).filter((l) => l === 'SENSE 2 RING').length, 1);
+    const blinks = b.pins.slice(ledMark).filter((p) => p.pin === 'B1');
+    assert.ok(blinks.length >= 4, `LED 2 should blink FAULT while the box is silent; saw ${blinks.length} changes`);
+    const gaps = blinks.slice(1).map((p, i) => p.ms - blinks[i]!.ms);
+    assert.ok(gaps.every((g) => g > 100 && g < 150), `FAULT blinks at 4 Hz (125 ms): ${gaps.join(', ')}`);
+    // The box speaks again: the board shows what it is told.
+    b.send('LED 2 IDLE');
+    await b.sync();
+    await b.until('LED 2 off again', () => b.pins.findLast((p) => p.pin === 'B1')?.value === 0);
+  } finally {
+    await b.stop();
+  }
+});
