@@ -9,9 +9,14 @@ export interface Clock {
 // systemd-timesyncd touches this file once the clock has been synchronised in this boot.
 const TIMESYNC_FLAG = '/run/systemd/timesync/synchronized';
 
-export function systemClock(opts: { assumeSynced: boolean }): Clock {
+export type ClockMode = 'auto' | 'synced' | 'unsynced';
+export const CLOCK_MODES: readonly ClockMode[] = ['auto', 'synced', 'unsynced'];
+
+/** `mode` overrides the detection: 'unsynced' lets the demo and tests show what a box without NTP shows. */
+export function systemClock(opts: { assumeSynced: boolean; mode?: ClockMode }): Clock {
+  const mode = opts.mode ?? 'auto';
   return {
     now: () => Date.now(),
-    synced: () => opts.assumeSynced || existsSync(TIMESYNC_FLAG),
+    synced: () => (mode === 'auto' ? opts.assumeSynced || existsSync(TIMESYNC_FLAG) : mode === 'synced'),
   };
 }

@@ -2,14 +2,18 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createSecureContext } from 'node:tls';
 import pino from 'pino';
 import { defaultConfig, loadConfigFile, parseConfig } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { Box, dataPaths } from './box.ts';
 import { buildApp } from './http/app.ts';
-import { systemClock } from './clock.ts';
+import { systemClock, CLOCK_MODES, type ClockMode } from './clock.ts';
+import { createNotifier } from './service/notify.ts';
+import { serveRedirect } from './http/redirect.ts';
 import { serveControl } from './control.ts';
-import { isRvError } from './errors.ts';
+import { isRvError, RvError } from './errors.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -25,7 +29,12 @@ options:
   --port N           port of the web UI (default 8080; 0 picks a free one)
   --sim-speed X      simulated calls play X times faster than real time
   --random-calls     simulated lines place random calls
-  -h, --help         this text`;
+  -h, --help         this text
+
+environment:
+  RINGVAULT_CLOCK    auto (default) | synced | unsynced — unsynced shows what a box without
+                     network time shows (demo, tests)
+  NOTIFY_SOCKET      set by systemd (Type=notify): READY, WATCHDOG and STATUS go there`;
 
 /** Only this function reads the whole config; every module gets its own part. */
 async function resolveConfig(argv: string[]): Promise<Config> {
@@ -61,26 +70,70 @@ export async function main(argv: string[]): Promise<void> {
     process.exit(2);
   }
   const onlySim = config.lines.every((l) => l.source === 'sim');
-  const clock = systemClock({ assumeSynced: onlySim });
+  const clockMode = (process.env.RINGVAULT_CLOCK || 'auto') as ClockMode;
+  if (!CLOCK_MODES.includes(clockMode)) {
+    console.error(`ringvault: RINGVAULT_CLOCK is "${clockMode}"; expected one of ${CLOCK_MODES.join(', ')} (or unset).`);
+    process.exit(2);
+  }
+  const clock = systemClock({ assumeSynced: onlySim, mode: clockMode });
+  const notifier = createNotifier({ log });
+  const tls = config.http.tls ? await readTls(config.http.tls) : undefined;
   const box = await Box.open({ config, log, clock, speechDir: join(ROOT, 'assets', 'speech') });
-  const app = await buildApp(box, { webDir: join(ROOT, 'web'), tls: false, loginsPerMinute: config.http.loginsPerMinute, sessionHours: config.http.sessionHours, version: VERSION });
+  const app = await buildApp(box, { webDir: join(ROOT, 'web'), tls: !!tls, ...(tls ? { https: tls } : {}), loginsPerMinute: config.http.loginsPerMinute, sessionHours: config.http.sessionHours, version: VERSION });
   const control = await serveControl(box, dataPaths(config.dataDir).socket);
   const address = await app.listen({ host: config.http.host, port: config.http.port });
   console.log(`ringvault: listening on ${address}`);
+  const httpsPort = Number(new URL(address).port || 443);
+  const redirect = tls && config.http.redirectPort !== false
+    ? await serveRedirect({ host: config.http.host, port: config.http.redirectPort, httpsPort })
+    : undefined;
+  if (redirect) console.log(`ringvault: redirecting http on port ${redirect.port} to https`);
   console.log(`ringvault: data in ${config.dataDir}${(await box.initialized()) ? '' : ' — open the address above to set up the box'}`);
+
+  await notifier.ready(`recording ${config.lines.length} line(s); web UI on ${address}`);
+  // Pinged while the event loop turns and the recorder answers; a hung box is restarted by systemd.
+  const stopWatchdog = notifier.watchdog(() => {
+    box.recorder.status();
+    return null;
+  });
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
+    stopWatchdog();
+    // Do not let a slow notify hold up the stop that systemd already asked for.
+    await Promise.race([notifier.stopping('stopping'), new Promise((r) => setTimeout(r, 1000))]);
     control.close();
+    await redirect?.close();
     await app.close();
     await box.close();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/** Reads the certificate and key named in the config, saying which file is wrong and how to fix it. */
+async function readTls(t: { cert: string; key: string }): Promise<{ cert: Buffer; key: Buffer }> {
+  const read = async (path: string, what: string, marker: RegExp): Promise<Buffer> => {
+    let data: Buffer;
+    try {
+      data = await readFile(path);
+    } catch (e) {
+      throw new RvError('RV_ERR_CONFIG', `http.tls.${what}: cannot read ${path} (${(e as NodeJS.ErrnoException).code}); check the path, or run install/install.sh again to make a certificate.`);
+    }
+    if (!marker.test(data.toString('latin1'))) throw new RvError('RV_ERR_CONFIG', `http.tls.${what}: ${path} is not a PEM ${what === 'cert' ? 'certificate' : 'private key'}; give the PEM file (it starts with "-----BEGIN").`);
+    return data;
+  };
+  const pair = { cert: await read(t.cert, 'cert', /-----BEGIN CERTIFICATE-----/), key: await read(t.key, 'key', /-----BEGIN [A-Z ]*PRIVATE KEY-----/) };
+  try {
+    createSecureContext(pair);
+  } catch (e) {
+    throw new RvError('RV_ERR_CONFIG', `http.tls: ${t.cert} and ${t.key} do not make a usable pair (${(e as Error).message}); give the key that belongs to the certificate.`);
+  }
+  return pair;
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -30,6 +30,22 @@ export const Config = Type.Object(
         port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, title: 'Port of the web UI' }),
         loginsPerMinute: Type.Integer({ minimum: 1, maximum: 1000, default: 5, title: 'Login attempts allowed per client per minute' }),
         sessionHours: Type.Number({ minimum: 0.1, maximum: 720, default: 12, title: 'Hours a login stays valid without use' }),
+        tls: Type.Union(
+          [
+            Type.Literal(false),
+            Type.Object(
+              {
+                cert: Type.String({ minLength: 1, title: 'PEM certificate file (with any intermediates)' }),
+                key: Type.String({ minLength: 1, title: 'PEM private key file' }),
+              },
+              { additionalProperties: false },
+            ),
+          ],
+          { default: false, title: 'HTTPS: { cert, key } files, or false for plain HTTP', description: 'install.sh makes a self-signed certificate in /etc/ringvault/tls; the demo stays on plain HTTP' },
+        ),
+        redirectPort: Type.Union([Type.Literal(false), Type.Integer({ minimum: 0, maximum: 65535 })], {
+          default: false, title: 'Plain-HTTP port that only redirects to HTTPS, or false for none', description: 'Used only with tls; 0 picks a free port',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -47,6 +63,35 @@ export const Config = Type.Object(
         speed: Type.Number({ minimum: 0.1, maximum: 1000, default: 1, title: 'Simulation speed (1 = real time)' }),
         randomCalls: Type.Boolean({ default: false, title: 'Place random calls on simulated lines' }),
         meanGapSec: Type.Number({ minimum: 1, maximum: 86400, default: 60, title: 'Mean seconds between random calls' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    board: Type.Object(
+      {
+        driver: Type.Union([Type.Literal('sim'), Type.Literal('serial'), Type.Literal('gpio'), Type.Literal('none')], { default: 'sim', title: 'Save button and LED board', description: 'sim = the dashboard simulation panel; serial = USB button box; gpio = Pi header; none = no board' }),
+        serialPath: Type.String({ default: '', maxLength: 256, title: 'Serial device of the USB button box', description: 'A stable /dev/serial/by-id/… path; empty = find /dev/ringvault-board or a by-id name with "ringvault"' }),
+        gpio: Type.Object(
+          {
+            chip: Type.String({ default: 'gpiochip0', pattern: '^[A-Za-z0-9_/-]{1,64}$', title: 'GPIO chip (gpiodetect)' }),
+            buttons: Type.Array(Type.Integer({ minimum: 0, maximum: 511 }), { default: [17, 27], maxItems: 8, title: 'Button line offsets, one per phone line in order' }),
+            leds: Type.Array(Type.Integer({ minimum: 0, maximum: 511 }), { default: [22, 23], maxItems: 8, title: 'LED line offsets, one per phone line in order' }),
+            sense: Type.Array(Type.Integer({ minimum: 0, maximum: 511 }), { default: [], maxItems: 8, title: 'Opto-coupler line sense offsets, one per phone line (empty = no line sense)' }),
+            activeLow: Type.Boolean({ default: true, title: 'Buttons and opto inputs pull the pin low when active' }),
+            debounceMs: Type.Integer({ minimum: 1, maximum: 500, default: 30, title: 'Milliseconds an input must be stable to count' }),
+          },
+          { additionalProperties: false, default: {} },
+        ),
+        buttonMode: Type.Union([Type.Literal('per-line'), Type.Literal('all')], { default: 'per-line', title: 'One button per line, or one button that keeps every live call' }),
+        longPressMs: Type.Integer({ minimum: 300, maximum: 10000, default: 1000, title: 'Milliseconds a press must last to mean "private"' }),
+        beep: Type.Boolean({ default: false, title: 'Beep on the audio output when a call starts being kept' }),
+        beepDevice: Type.String({ default: 'default', minLength: 1, maxLength: 128, title: 'ALSA device for the beep (aplay -D)' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    health: Type.Object(
+      {
+        diskHoursWanted: Type.Number({ minimum: 1, maximum: 1_000_000, default: 24, title: 'Hours of recording the free disk space must hold before the box warns' }),
+        checkSeconds: Type.Integer({ minimum: 5, maximum: 3600, default: 30, title: 'Seconds between disk and vault health checks' }),
       },
       { additionalProperties: false, default: {} },
     ),

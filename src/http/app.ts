@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyError, type FastifyServerOptions } from 'fastify';
 import cookie from '@fastify/cookie';
 import csrf from '@fastify/csrf-protection';
 import helmet from '@fastify/helmet';
@@ -16,6 +16,8 @@ import { adminRoutes } from './routes/admin.ts';
 export interface AppOptions {
   webDir: string;
   tls: boolean;
+  /** PEM key and certificate: the app then serves HTTPS itself (tls should then be true). */
+  https?: { key: Buffer; cert: Buffer };
   loginsPerMinute: number;
   sessionHours: number;
   logger?: boolean;
@@ -32,7 +34,8 @@ export async function buildApp(box: Box, o: AppOptions): Promise<App> {
     forceCloseConnections: true,
     // Unknown fields are an error the client should hear about, not something dropped silently.
     ajv: { customOptions: { removeAdditional: false } },
-  }).withTypeProvider<TypeBoxTypeProvider>();
+    ...(o.https ? { https: o.https } : {}),
+  } as FastifyServerOptions).withTypeProvider<TypeBoxTypeProvider>();
   const sessions = new Sessions(o.sessionHours * 3600_000, box.clock.now);
   const cookieBase = { path: '/', httpOnly: true, sameSite: 'strict' as const, secure: o.tls };
 
