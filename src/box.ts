@@ -18,6 +18,10 @@ import { firstRunSetup, USERNAME } from './setup.ts';
 import type { SettingsPatch } from './config/schema.ts';
 import { RetentionScheduler } from './retention/scheduler.ts';
 import { defaultRetention } from './retention/policy.ts';
+import type { ControlBoard } from './board/board.ts';
+import { createBoard } from './board/factory.ts';
+import { BoardController } from './board/controller.ts';
+import { Health } from './health.ts';
 
 export interface BoxOptions { config: Config; log: Log; clock: Clock; speechDir: string }
 
@@ -36,6 +40,10 @@ export class Box {
   readonly sources: LineSource[] = [];
   sim?: SimSource;
   retention?: RetentionScheduler;
+  /** the save button / LED / line sense board (issue 5); undefined with board.driver "none" */
+  board?: ControlBoard;
+  boardController?: BoardController;
+  health?: Health;
 
   private constructor(
     private readonly base: Config,
@@ -89,10 +97,31 @@ export class Box {
       // A source that fails to start is logged; the rest of the box keeps running.
       await s.start().catch((e) => o.log.error({ err: e, source: s.kind }, 'line source failed to start'));
     }
+    await box.startBoard(p.archive);
     return box;
   }
 
   config(): Config { return this.settings.effective(this.base); }
+
+  /** Box health and the control board; a board that fails to start is a fault, and recording goes on. */
+  private async startBoard(archiveDir: string): Promise<void> {
+    const cfg = () => this.config();
+    this.board = createBoard(() => cfg().board, () => cfg().lines.map((l) => l.id), this.log);
+    this.health = new Health({
+      clock: this.clock, log: this.log, lines: () => this.recorder.status(), initialized: () => this.vault.isInitialized(),
+      archiveDir, archivedMs: () => this.archive.list().reduce((s, h) => s + h.durationMs, 0),
+      hoursWanted: () => cfg().health.diskHoursWanted, checkSeconds: cfg().health.checkSeconds, board: this.board,
+    });
+    this.recorder.on('change', () => this.health?.changed());
+    await this.health.start();
+    if (!this.board) return;
+    this.boardController = new BoardController({
+      board: this.board, recorder: this.recorder, health: this.health, log: this.log, now: () => this.clock.now(),
+      mode: () => cfg().board.buttonMode, audit: (e) => this.audit.append(e),
+      beepDevice: () => (cfg().board.beep ? cfg().board.beepDevice : undefined),
+    });
+    await this.board.start().catch((e) => this.log.error({ err: e, board: this.board?.kind }, 'control board failed to start'));
+  }
 
   coverageMinutes(): number { return this.ring.coverageSeconds(this.config().lines.length) / 60; }
 
@@ -101,6 +130,7 @@ export class Box {
   async setup(username: string, passphrase: string, via: 'web' | 'cli' = 'web'): Promise<{ recoveryKey: string; user: StoredUser }> {
     const r = await firstRunSetup({ vault: this.vault, settings: this.settings, audit: this.audit, now: this.clock.now }, username, passphrase, via);
     await this.catalog.unlock();
+    void this.health?.refresh();
     return r;
   }
 
@@ -180,6 +210,9 @@ export class Box {
 
   async close(): Promise<void> {
     await this.retention?.stop();
+    this.boardController?.stop();
+    await this.board?.stop().catch(() => undefined);
+    this.health?.stop();
     for (const s of this.sources) await s.stop().catch(() => undefined);
     await this.recorder.close();
     await this.ring.close();
