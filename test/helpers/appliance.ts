@@ -5,27 +5,27 @@ import { dirname, join } from 'node:path';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-export interface Appliance { url: string; child: ChildProcess; stderr: () => string; stop(signal?: NodeJS.Signals): Promise<void> }
+export interface Appliance { url: string; child: ChildProcess; stderr: () => string; stdout: () => string; stop(signal?: NodeJS.Signals): Promise<void> }
 
 /** Starts the real appliance (src/main.ts) on a free port and waits for its listening line. */
-export async function startAppliance(dataDir: string, args: string[] = []): Promise<Appliance> {
+export async function startAppliance(dataDir: string, args: string[] = [], opts: { env?: Record<string, string> } = {}): Promise<Appliance> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), '--data', dataDir, '--port', '0', ...args], {
-    cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RINGVAULT_LOG: 'warn' },
+    cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RINGVAULT_LOG: 'warn', ...opts.env },
   });
   let err = '';
+  let out = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => { err += d; });
   const url = await new Promise<string>((res, rej) => {
-    let out = '';
     const timer = setTimeout(() => rej(new Error(`appliance did not start in 30 s:\n${out}\n${err}`)), 30_000);
     child.stdout!.setEncoding('utf8').on('data', (d: string) => {
       out += d;
-      const m = /listening on (http:\/\/\S+)/.exec(out);
+      const m = /listening on (https?:\/\/\S+)/.exec(out);
       if (m) { clearTimeout(timer); res(m[1]!); }
     });
     child.once('exit', (code) => { clearTimeout(timer); rej(new Error(`appliance exited with ${code}:\n${out}\n${err}`)); });
   });
   return {
-    url, child, stderr: () => err,
+    url, child, stderr: () => err, stdout: () => out,
     async stop(signal = 'SIGTERM') {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = once(child, 'exit');
