@@ -21,6 +21,9 @@ export const authRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => asyn
       clockSynced: box.clock.synced(),
       language: box.config().language,
       version: ctx.o.version,
+      // Box health (issue 5): strangers learn only whether all is well; a login sees what is wrong.
+      health: s ? (box.health?.report() ?? null) : { ok: box.health?.report().ok ?? true },
+      simBoard: box.board?.kind === 'sim',
     };
   });
 

@@ -4,6 +4,7 @@ import type { RouteContext } from '../app.ts';
 import { STAFF_AND_UP, allow } from '../sessions.ts';
 import { RvError } from '../../errors.ts';
 import { Purpose } from '../../config/schema.ts';
+import { SimBoard } from '../../board/sim.ts';
 
 const LineParams = Type.Object({ id: Type.String({ maxLength: 32 }) });
 const SIM_ROLES = ['admin', 'manager', 'staff'] as const;
@@ -12,7 +13,9 @@ export const lineRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => asyn
   const { box } = ctx;
   const lines = () => {
     const coverageMinutes = Math.round(box.coverageMinutes() * 10) / 10;
-    return box.recorder.status().map((l) => ({ ...l, coverageMinutes }));
+    // led: what the save-button board shows for the line (issue 5)
+    const leds = box.boardController?.leds() ?? {};
+    return box.recorder.status().map((l) => ({ ...l, coverageMinutes, ...(leds[l.id] ? { led: leds[l.id] } : {}) }));
   };
 
   app.get('/api/lines', { onRequest: allow(STAFF_AND_UP) }, async () => ({ lines: lines() }));
@@ -28,13 +31,19 @@ export const lineRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => asyn
     const onKept = (k: { line: string; callId: string }) => send('kept', k);
     box.recorder.on('change', onChange);
     box.recorder.on('kept', onKept);
+    const onHealth = () => send('health', box.health?.report() ?? null);
+    box.health?.on('change', onHealth);
+    box.health?.on('change', onChange);
     const tick = setInterval(() => send('lines', { lines: lines() }), 5000);
     send('lines', { lines: lines() });
+    onHealth();
     req.raw.on('close', () => {
       clearInterval(tick);
       clearTimeout(pending);
       box.recorder.off('change', onChange);
       box.recorder.off('kept', onKept);
+      box.health?.off('change', onHealth);
+      box.health?.off('change', onChange);
     });
   });
 
@@ -76,5 +85,27 @@ export const lineRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => asyn
   app.post('/api/sim/lines/:id/hangup', { onRequest: allow(SIM_ROLES), schema: { params: LineParams } }, async (req) => {
     sim().hangup(req.params.id);
     return { ok: true };
+  });
+
+  // The simulated save-button board (board.driver "sim"): the dashboard's simulation panel presses it.
+  const simBoard = () => {
+    if (!(box.board instanceof SimBoard)) throw new RvError('RV_ERR_NOT_SIMULATED', 'This box has a real save-button board (or none); press its buttons instead.', 404);
+    return box.board;
+  };
+  const BoardLine = Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,31}$' });
+  app.post('/api/sim/board/press', { onRequest: allow(SIM_ROLES), schema: { body: Type.Object({ line: Type.Optional(BoardLine), kind: Type.Union([Type.Literal('short'), Type.Literal('long')]) }, { additionalProperties: false }) } }, async (req) => {
+    const b = simBoard();
+    if (!b.connected) throw new RvError('RV_ERR_BOARD_UNPLUGGED', 'The simulated board is unplugged; plug it back in first.', 409);
+    b.press(req.body.line, req.body.kind);
+    return { ok: true };
+  });
+  app.post('/api/sim/board/sense', { onRequest: allow(['admin', 'manager']), schema: { body: Type.Object({ line: BoardLine, state: Type.Union([Type.Literal('offhook'), Type.Literal('onhook'), Type.Literal('ring')]) }, { additionalProperties: false }) } }, async (req) => {
+    simBoard().sense(req.body.line, req.body.state);
+    return { ok: true };
+  });
+  app.post('/api/sim/board/plug', { onRequest: allow(['admin', 'manager']), schema: { body: Type.Object({ plugged: Type.Boolean() }, { additionalProperties: false }) } }, async (req) => {
+    const b = simBoard();
+    if (req.body.plugged) b.plug(); else b.unplug();
+    return { ok: true, connected: b.connected };
   });
 };
