@@ -93,14 +93,16 @@ export function createNotifier(o: NotifyOptions = {}): Notifier {
         } finally {
           busy = false;
         }
+        // Remember the state before sending: the next tick may come while a send still runs.
+        const previous = lastFault;
+        lastFault = fault;
         if (fault === null) {
-          await send(lastFault ? { WATCHDOG: '1', STATUS: 'recording' } : { WATCHDOG: '1' });
-          if (lastFault) o.log?.info({}, 'healthy again; watchdog pings resume');
-        } else if (fault !== lastFault) {
+          if (previous) o.log?.info({}, 'healthy again; watchdog pings resume');
+          await send(previous ? { WATCHDOG: '1', STATUS: 'recording' } : { WATCHDOG: '1' });
+        } else if (fault !== previous) {
           o.log?.warn({ fault }, 'unhealthy: withholding the watchdog ping so systemd restarts the box if it lasts');
           await send({ STATUS: `unhealthy: ${fault}` });
         }
-        lastFault = fault;
       };
       void tick();
       const timer = setInterval(() => void tick(), watchdogIntervalMs);
