@@ -17,7 +17,8 @@ import { checkPassword, hashPassword } from './http/passwords.ts';
 import { firstRunSetup, USERNAME } from './setup.ts';
 import type { SettingsPatch } from './config/schema.ts';
 import { RetentionScheduler } from './retention/scheduler.ts';
-import { defaultRetention } from './retention/policy.ts';
+import { validateRetention } from './retention/policy.ts';
+import { HoldStore } from './retention/holds.ts';
 import type { ControlBoard } from './board/board.ts';
 import { createBoard } from './board/factory.ts';
 import { BoardController } from './board/controller.ts';
@@ -33,6 +34,7 @@ export const dataPaths = (dataDir: string) => ({
   settings: join(dataDir, 'settings.json'),
   audit: join(dataDir, 'audit.log'),
   socket: join(dataDir, 'control.sock'),
+  holds: join(dataDir, 'holds.json'),
 });
 
 /** The composition of every service of one running box; main.ts, the HTTP app and the CLI share it. */
@@ -44,6 +46,8 @@ export class Box {
   board?: ControlBoard;
   boardController?: BoardController;
   health?: Health;
+  /** legal holds (issue 6) */
+  holds?: HoldStore;
 
   private constructor(
     private readonly base: Config,
@@ -89,8 +93,18 @@ export class Box {
       });
       box.sources.push(box.sim);
     }
-    // Practice defaults per purpose until the retention settings page (issue 6) makes them editable.
-    box.retention = new RetentionScheduler({ archive, audit, clock: o.clock, log: o.log, policy: defaultRetention });
+    const holds = new HoldStore({
+      path: p.holds, archive, vault, audit, now: o.clock.now,
+      partiesOf: (id) => { const h = archive.get(id); return h && catalog.unlocked ? catalog.summary(h) : undefined; },
+    });
+    await holds.open();
+    box.holds = holds;
+    // A held number is matched from the live call's parties, so a call kept while locked is held too.
+    recorder.on('archived', (h, parties) => void holds.onKept(h.id, parties ?? {}).catch((e) => o.log.error({ err: e, id: h.id }, 'legal hold check failed; the next unlock retries')));
+    // Retention per purpose from the settings (privacy page), checked at every run.
+    box.retention = new RetentionScheduler({
+      archive, audit, clock: o.clock, log: o.log, policy: () => validateRetention(box!.config().retention), numberHeld: (id) => holds.maybeHeld(id),
+    });
     box.retention.start();
     for (const s of box.sources) recorder.attach(s);
     for (const s of box.sources) {
@@ -130,6 +144,7 @@ export class Box {
   async setup(username: string, passphrase: string, via: 'web' | 'cli' = 'web'): Promise<{ recoveryKey: string; user: StoredUser }> {
     const r = await firstRunSetup({ vault: this.vault, settings: this.settings, audit: this.audit, now: this.clock.now }, username, passphrase, via);
     await this.catalog.unlock();
+    await this.holds?.sweep().catch((e) => this.log.error({ err: e }, 'legal hold sweep failed'));
     void this.health?.refresh();
     return r;
   }
@@ -152,6 +167,8 @@ export class Box {
       throw e;
     });
     await this.catalog.unlock();
+    // Learn the held numbers and hold every call kept while the vault was locked.
+    await this.holds?.sweep().catch((e) => this.log.error({ err: e }, 'legal hold sweep failed'));
     await this.audit.append({ actor, action: 'vault.unlock', detail: { via: r.via } });
     return { via: r.via };
   }
@@ -197,7 +214,9 @@ export class Box {
         if (i >= 0) next.lines[i] = { ...next.lines[i], ...l }; else next.lines.push(l);
       }
     }
-    for (const k of ['graceSeconds', 'exclusions', 'language'] as const) if (patch[k] !== undefined) (next as Record<string, unknown>)[k] = patch[k];
+    for (const k of ['graceSeconds', 'exclusions', 'language', 'rolePurposes'] as const) if (patch[k] !== undefined) (next as Record<string, unknown>)[k] = patch[k];
+    // Retention goes through the same checks the scheduler applies, so a stored policy always runs.
+    if (patch.retention !== undefined) next.retention = validateRetention(patch.retention);
     // Check the result before it is stored: a keep purpose must be one the line announces.
     for (const l of applyOverrides(this.base, next).lines) {
       const stray = l.keepPurposes.filter((p) => !l.announced.includes(p));

@@ -52,8 +52,8 @@ export type RecorderEvents = {
   change: [];
   /** a call started being kept (rule or person) */
   kept: [{ line: string; callId: string; keptBy: KeptBy }];
-  /** a kept call is complete in the archive */
-  archived: [CallHeader];
+  /** a kept call is complete in the archive; the parties let legal holds on a number match while locked */
+  archived: [CallHeader, CallParties];
 };
 
 /**
@@ -157,7 +157,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   }
 
   private metaOf(p: CallParties): Record<string, unknown> {
-    return { direction: p.direction, caller: p.caller, called: p.called, extension: p.extension, digits: p.digits };
+    return { direction: p.direction, caller: p.caller, called: p.called, extension: p.extension, digits: p.digits, ...(p.siprecMetadata ? { siprecMetadata: p.siprecMetadata } : {}) };
   }
 
   private startKeeping(call: LiveCall, keptBy: KeptBy, purposes: string[]): Promise<KeptCallWriter> {
@@ -205,7 +205,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     await call.lastAppend;
     if (call.private) return;
     const header = await writer.finish(call.endedAt);
-    this.emit('archived', header);
+    this.emit('archived', header, call.parties);
     this.emit('change');
   }
 
@@ -231,7 +231,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
         for (const c of this.readRing(e.ringId)) await writer.append({ at: c.at, pcm: c.pcm });
         const header = await writer.finish(e.endedAt);
         this.emit('kept', { line: lineId, callId: writer.id, keptBy: opts.keptBy });
-        this.emit('archived', header);
+        this.emit('archived', header, e.parties);
         return { callId: writer.id };
       } finally {
         this.d.ring.unpin(e.ringId);

@@ -4,18 +4,26 @@ export const PURPOSES = ['training', 'evaluation', 'complaint', 'evidence', 'leg
 export const Purpose = Type.Union(PURPOSES.map((p) => Type.Literal(p)), { title: 'Purpose of keeping a recording' });
 export type Purpose = Static<typeof Purpose>;
 
+/** One purpose's retention: a number of days, until a date, or until released (with days between reviews). */
+const RetentionPolicySchema = (what: string) => Type.Union([
+  Type.Object({ kind: Type.Literal('days'), days: Type.Integer({ minimum: 1, maximum: 2557 }) }, { additionalProperties: false }),
+  Type.Object({ kind: Type.Literal('until-date'), date: Type.Optional(Type.Integer({ minimum: 0, maximum: 253402300799999 })) }, { additionalProperties: false }),
+  Type.Object({ kind: Type.Literal('until-released'), reviewEvery: Type.Optional(Type.Integer({ minimum: 1, maximum: 2557 })) }, { additionalProperties: false }),
+], { title: `Retention for ${what}` });
+
 export const KEEP_MODES = ['all', 'sample', 'on-demand', 'never'] as const;
 
 export const LineConfig = Type.Object(
   {
     id: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,31}$', title: 'Line id', description: 'Short stable id, lower case, e.g. "line1"' }),
     name: Type.String({ minLength: 1, maxLength: 60, title: 'Name shown in the UI' }),
-    source: Type.Union([Type.Literal('sim')], { title: 'Where the audio comes from', default: 'sim' }),
+    source: Type.Union([Type.Literal('sim'), Type.Literal('siprec')], { title: 'Where the audio comes from', default: 'sim' }),
     channels: Type.Union([Type.Literal(1), Type.Literal(2)], { default: 2, title: 'Audio channels', description: '2 when both directions arrive separately' }),
     keep: Type.Union(KEEP_MODES.map((m) => Type.Literal(m)), { default: 'on-demand', title: 'Keep policy' }),
     sampleN: Type.Integer({ minimum: 2, maximum: 1000, default: 10, title: 'Keep 1 in N calls when keep is "sample"' }),
     announced: Type.Array(Purpose, { default: ['complaint', 'training'], uniqueItems: true, title: 'Purposes announced to callers on this line' }),
     keepPurposes: Type.Array(Purpose, { default: ['complaint'], uniqueItems: true, title: 'Purposes a call kept on this line gets unless someone picks others' }),
+    match: Type.Optional(Type.Array(Type.String({ pattern: '^\\+?[0-9*#]{1,20}$' }), { maxItems: 64, uniqueItems: true, title: 'Numbers this line answers for', description: 'SIPREC: a session whose caller or callee is one of these goes to this line (a caller among them makes the call outgoing); empty = any free line' })),
   },
   { additionalProperties: false },
 );
@@ -58,6 +66,35 @@ export const Config = Type.Object(
     graceSeconds: Type.Integer({ minimum: 0, maximum: 3600, default: 120, title: 'Seconds after hang-up during which save still keeps the call' }),
     exclusions: Type.Array(Type.String({ pattern: '^\\+?[0-9]{3,20}$' }), { default: [], title: 'Numbers whose calls are never buffered or kept (private calls)' }),
     language: Type.Union([Type.Literal('nl'), Type.Literal('en')], { default: 'nl', title: 'Default language' }),
+    retention: Type.Object(
+      {
+        training: RetentionPolicySchema('training'),
+        evaluation: RetentionPolicySchema('evaluation'),
+        complaint: RetentionPolicySchema('complaint'),
+        evidence: RetentionPolicySchema('evidence'),
+        'legal-obligation': RetentionPolicySchema('legal obligation'),
+      },
+      {
+        additionalProperties: false,
+        title: 'How long a recording is kept per purpose (checked further by retention/policy.ts)',
+        default: {
+          training: { kind: 'days', days: 90 }, complaint: { kind: 'days', days: 90 }, evaluation: { kind: 'until-date' },
+          evidence: { kind: 'until-released', reviewEvery: 92 }, 'legal-obligation': { kind: 'days', days: 1826 },
+        },
+      },
+    ),
+    rolePurposes: Type.Object(
+      {
+        admin: Type.Array(Purpose, { uniqueItems: true, title: 'Purposes administrators may see recordings for' }),
+        manager: Type.Array(Purpose, { uniqueItems: true, title: 'Purposes managers may see recordings for' }),
+        reviewer: Type.Array(Purpose, { uniqueItems: true, title: 'Purposes reviewers may see recordings for' }),
+      },
+      {
+        additionalProperties: false,
+        title: 'Which purposes each role may see (staff see only that their own calls were kept)',
+        default: { admin: [...PURPOSES], manager: [...PURPOSES], reviewer: ['training', 'evaluation'] },
+      },
+    ),
     sim: Type.Object(
       {
         speed: Type.Number({ minimum: 0.1, maximum: 1000, default: 1, title: 'Simulation speed (1 = real time)' }),
@@ -65,6 +102,21 @@ export const Config = Type.Object(
         meanGapSec: Type.Number({ minimum: 1, maximum: 86400, default: 60, title: 'Mean seconds between random calls' }),
       },
       { additionalProperties: false, default: {} },
+    ),
+    siprec: Type.Object(
+      {
+        host: Type.String({ default: '0.0.0.0', title: 'Address the SIPREC recording server listens on (SIP and RTP)' }),
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: 5060, title: 'SIP port, UDP and TCP' }),
+        udp: Type.Boolean({ default: true, title: 'Accept SIP over UDP' }),
+        tcp: Type.Boolean({ default: true, title: 'Accept SIP over TCP' }),
+        mediaAddr: Type.String({ default: '', maxLength: 64, title: 'Address put in SDP answers', description: 'Empty = the listen address, or the first external IPv4 address when listening on all' }),
+        rtpPortMin: Type.Integer({ minimum: 1024, maximum: 65534, default: 20000, title: 'Lowest RTP port' }),
+        rtpPortMax: Type.Integer({ minimum: 1025, maximum: 65535, default: 20999, title: 'Highest RTP port' }),
+        rtpTimeoutSec: Type.Number({ minimum: 0.2, maximum: 3600, default: 30, title: 'Seconds without RTP after which a call whose BYE never came is ended' }),
+        answerDelayMs: Type.Integer({ minimum: 0, maximum: 10000, default: 0, title: 'Milliseconds to ring before answering a recording session' }),
+        maxSessions: Type.Integer({ minimum: 1, maximum: 1000, default: 64, title: 'Recording sessions at once; more are answered 503' }),
+      },
+      { additionalProperties: false, default: {}, title: 'SIPREC recording server (lines with source "siprec")' },
     ),
     board: Type.Object(
       {
@@ -133,6 +185,8 @@ export const SettingsPatch = Type.Object(
     graceSeconds: Type.Optional(noDefault(Config.properties.graceSeconds)),
     exclusions: Type.Optional(noDefault(Config.properties.exclusions)),
     language: Type.Optional(noDefault(Config.properties.language)),
+    retention: Type.Optional(noDefault(Config.properties.retention)),
+    rolePurposes: Type.Optional(noDefault(Config.properties.rolePurposes)),
   },
   { additionalProperties: false },
 );

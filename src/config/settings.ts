@@ -70,5 +70,7 @@ export function applyOverrides(base: Config, o: SettingsPatch): Config {
     graceSeconds: o.graceSeconds ?? base.graceSeconds,
     exclusions: o.exclusions ?? base.exclusions,
     language: o.language ?? base.language,
+    retention: o.retention ?? base.retention,
+    rolePurposes: o.rolePurposes ?? base.rolePurposes,
   };
 }
