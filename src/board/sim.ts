@@ -22,7 +22,8 @@ export class SimBoard extends ControlBoard {
   async stop(): Promise<void> { this.running = false; }
 
   setLed(line: string, state: LedState): void {
-    if (!this.connected) return;
+    // Before start() the board already shows what it is told; unplugged it shows nothing.
+    if (!this.plugged) return;
     // ACK is a flash on top of the state shown, so it is reported but not stored.
     if (state !== 'ack') {
       if (this.shown.get(line) === state) return;

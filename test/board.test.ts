@@ -1,0 +1,244 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Box } from '../src/box.ts';
+import { parseConfig } from '../src/config/load.ts';
+import { silentLog, type Log } from '../src/log.ts';
+import { SimBoard } from '../src/board/sim.ts';
+import { SerialBoard } from '../src/board/serial.ts';
+import { GpioBoard } from '../src/board/gpio.ts';
+import type { PressOutcome } from '../src/board/controller.ts';
+import { BoardSim, PtyPair } from './helpers/board-sim.ts';
+import { Client, ROOT, startAppliance } from './helpers/appliance.ts';
+
+const PASS = 'correct horse battery staple';
+
+async function until<T>(fn: () => T | undefined | false | Promise<T | undefined | false>, what: string, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A log that remembers warnings, to check that bad lines are logged. */
+function memoryLog(): Log & { warnings: string[] } {
+  const warnings: string[] = [];
+  return { ...silentLog, warn: (o: object | string, m?: string) => { warnings.push(`${m ?? ''} ${JSON.stringify(o)}`); } , warnings };
+}
+
+/** What the suite needs from a board: the physical side (buttons, LEDs) and the plug. */
+interface Rig {
+  box: Box;
+  log: ReturnType<typeof memoryLog>;
+  press(n: number, kind: 'short' | 'long'): void;
+  /** the lasting LED state the board shows, lower case */
+  led(n: number): string | undefined;
+  acks(n: number): number;
+  /** sends the board something outside the protocol */
+  garbage(): void;
+  unplug(): Promise<void>;
+  replug(): Promise<void>;
+}
+
+const lines = [
+  { id: 'line1', name: 'Front desk', keep: 'on-demand' },
+  { id: 'line2', name: 'Back office', keep: 'on-demand' },
+];
+
+async function openBox(t: { after(fn: () => Promise<void>): void }, board: Record<string, unknown>, log: Log, extra: Record<string, unknown> = {}): Promise<Box> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'rv-board-'));
+  const config = parseConfig({ dataDir, lines, graceSeconds: 60, board, ...extra }, 'test');
+  const box = await Box.open({ config, log, clock: { now: () => Date.now(), synced: () => true }, speechDir: join(ROOT, 'assets/speech') });
+  t.after(async () => { await box.close(); await rm(dataDir, { recursive: true, force: true }); });
+  return box;
+}
+
+async function simRig(t: { after(fn: () => Promise<void>): void }, extra: Record<string, unknown> = {}): Promise<Rig> {
+  const log = memoryLog();
+  const box = await openBox(t, { driver: 'sim' }, log, extra);
+  const board = box.board as SimBoard;
+  const acks = new Map<string, number>();
+  board.watchLeds((c) => { if (c.state === 'ack') acks.set(c.line, (acks.get(c.line) ?? 0) + 1); });
+  const id = (n: number) => lines[n - 1]!.id;
+  return {
+    box, log,
+    press: (n, kind) => board.press(id(n), kind),
+    led: (n) => board.led(id(n)),
+    acks: (n) => acks.get(id(n)) ?? 0,
+    garbage: () => assert.throws(() => board.press('line9', 'short'), /There is no line "line9"/),
+    unplug: async () => board.unplug(),
+    replug: async () => board.plug(),
+  };
+}
+
+async function serialRig(t: { after(fn: () => Promise<void>): void }, extra: Record<string, unknown> = {}): Promise<Rig & { sim: () => BoardSim }> {
+  const dir = await mkdtemp(join(tmpdir(), 'rv-pty-'));
+  const pty = new PtyPair(dir);
+  await pty.start();
+  let sim = await BoardSim.open(pty.board);
+  const log = memoryLog();
+  const box = await openBox(t, { driver: 'serial', serialPath: pty.box }, log, extra);
+  t.after(async () => { await sim.close(); await pty.stop(); await rm(dir, { recursive: true, force: true }); });
+  await until(() => box.board!.connected, 'serial board to connect');
+  return {
+    box, log, sim: () => sim,
+    press: (n, kind) => sim.press(n, kind === 'short' ? 'SHORT' : 'LONG'),
+    led: (n) => sim.leds.get(n)?.toLowerCase(),
+    acks: (n) => sim.acks.get(n) ?? 0,
+    garbage: () => { for (const g of ['BTN 1 MEDIUM', 'HELLO?', '\u00ff\u00fe', 'SENSE 9 OFFHOOK', 'x'.repeat(300), 'BTN 1']) sim.write(g); },
+    unplug: async () => { await sim.close(); await pty.stop(); },
+    replug: async () => { await pty.start(); sim = await BoardSim.open(pty.board); },
+  };
+}
+
+const outcome = (box: Box, pred: (o: PressOutcome) => boolean) =>
+  new Promise<PressOutcome>((res) => { const f = (o: PressOutcome) => { if (pred(o)) { box.boardController!.off('handled', f); res(o); } }; box.boardController!.on('handled', f); });
+
+for (const [name, make] of [['sim', simRig], ['serial', serialRig]] as const) {
+  test(`${name} board: LEDs show fault until the vault is set up, then idle and buffering during a call`, async (t) => {
+    const r = await make(t);
+    await until(() => r.led(1) === 'fault' && r.led(2) === 'fault', 'fault LEDs before setup');
+    assert.ok(r.box.health!.report().issues.some((i) => i.code === 'RV_ERR_NOT_SET_UP'));
+    await r.box.setup('admin', PASS);
+    await until(() => r.led(1) === 'idle' && r.led(2) === 'idle', 'idle LEDs after setup');
+    r.box.sim!.placeCall('line2', { durationSec: 60 });
+    await until(() => r.led(2) === 'buffering', 'line 2 buffering');
+    assert.equal(r.led(1), 'idle');
+    r.box.sim!.hangup('line2');
+    await until(() => r.led(2) === 'idle', 'line 2 idle after hang-up');
+  });
+
+  test(`${name} board: a short press keeps the live call on its line, acknowledged on the LED`, async (t) => {
+    const r = await make(t);
+    await r.box.setup('admin', PASS);
+    r.box.sim!.placeCall('line1', { durationSec: 60 });
+    r.box.sim!.placeCall('line2', { durationSec: 60 });
+    await until(() => r.led(1) === 'buffering' && r.led(2) === 'buffering', 'both lines buffering');
+    const handled = outcome(r.box, (o) => o.kind === 'short');
+    r.press(1, 'short');
+    const o = await handled;
+    assert.equal(o.ok, true, o.error);
+    assert.equal(o.line, 'line1');
+    await until(() => r.acks(1) === 1, 'ack flash on LED 1');
+    await until(() => r.led(1) === 'keeping', 'LED 1 keeping');
+    assert.equal(r.led(2), 'buffering', 'the other line is not kept');
+    assert.equal(r.acks(2), 0);
+    r.box.sim!.hangup('line1');
+    r.box.sim!.hangup('line2');
+    await r.box.recorder.settle();
+    const kept = await until(() => r.box.archive.list().find((h) => h.id === o.callId), 'kept call in the archive');
+    assert.equal(kept.keptBy, 'button');
+    assert.equal(kept.line, 'line1');
+    assert.equal(r.box.archive.list().length, 1);
+  });
+
+  test(`${name} board: a long press makes the call private (wiped, never kept)`, async (t) => {
+    const r = await make(t);
+    await r.box.setup('admin', PASS);
+    r.box.sim!.placeCall('line1', { durationSec: 60 });
+    await until(() => r.led(1) === 'buffering', 'line 1 buffering');
+    // Keep it first: private must also undo a keep.
+    r.press(1, 'short');
+    await until(() => r.led(1) === 'keeping', 'LED 1 keeping');
+    const handled = outcome(r.box, (o) => o.kind === 'long');
+    r.press(1, 'long');
+    assert.equal((await handled).ok, true);
+    await until(() => r.led(1) === 'private', 'LED 1 private');
+    assert.equal(r.acks(1), 2);
+    assert.equal(r.box.recorder.status()[0]!.call?.private, true);
+    r.box.sim!.hangup('line1');
+    await until(() => r.led(1) === 'idle', 'LED 1 idle after hang-up');
+    await r.box.recorder.settle();
+    assert.equal(r.box.archive.list().length, 0, 'nothing kept');
+    // A short press now finds nothing to keep: the private call is gone from the ring too.
+    const again = outcome(r.box, (o) => o.kind === 'short');
+    r.press(1, 'short');
+    assert.match((await again).error ?? '', /no call on line line1|no live or just-ended call/);
+    assert.equal(r.box.archive.list().length, 0);
+  });
+
+  test(`${name} board: a press shortly after hang-up keeps the call just ended`, async (t) => {
+    const r = await make(t);
+    await r.box.setup('admin', PASS);
+    const ref = r.box.sim!.placeCall('line2', { durationSec: 60 });
+    await until(() => r.led(2) === 'buffering', 'line 2 buffering');
+    // Let a second of audio reach the ring before hanging up.
+    await new Promise((res) => setTimeout(res, 1200));
+    r.box.sim!.hangup('line2');
+    await until(() => r.led(2) === 'idle' && r.box.recorder.status()[1]!.lastEnded?.ref === ref, 'call ended, within grace');
+    const handled = outcome(r.box, (o) => o.kind === 'short');
+    r.press(2, 'short');
+    const o = await handled;
+    assert.equal(o.ok, true, o.error);
+    const h = r.box.archive.list().find((x) => x.id === o.callId);
+    assert.ok(h, 'archived');
+    assert.equal(h.keptBy, 'button');
+    assert.ok(h.durationMs > 0);
+    assert.equal(r.acks(2), 1);
+  });
+
+  test(`${name} board: bad input from the board is ignored and logged; the board keeps working`, async (t) => {
+    const r = await make(t);
+    await r.box.setup('admin', PASS);
+    r.garbage();
+    r.box.sim!.placeCall('line1', { durationSec: 60 });
+    await until(() => r.led(1) === 'buffering', 'line 1 buffering');
+    r.press(1, 'short');
+    await until(() => r.led(1) === 'keeping', 'LED 1 keeping after the garbage');
+    assert.equal(r.box.board!.connected, true);
+    if (r.box.board instanceof SerialBoard) {
+      const board = r.box.board;
+      await until(() => board.malformed === 6, 'six bad lines counted');
+      assert.ok(r.log.warnings.filter((w) => /not in the protocol/.test(w)).length >= 5, r.log.warnings.join('\n'));
+      assert.ok(r.log.warnings.some((w) => /over-long line/.test(w)));
+    }
+  });
+
+  test(`${name} board: unplugged during a call, recording goes on, the fault shows, and it comes back on its own`, async (t) => {
+    const r = await make(t);
+    await r.box.setup('admin', PASS);
+    r.box.sim!.placeCall('line1', { durationSec: 120 });
+    await until(() => r.led(1) === 'buffering', 'line 1 buffering');
+    r.press(1, 'short');
+    await until(() => r.led(1) === 'keeping', 'LED 1 keeping');
+    await r.unplug();
+    const unpluggedAt = Date.now();
+    const issue = await until(() => r.box.health!.report().issues.find((i) => i.code === 'RV_ERR_BOARD_DISCONNECTED'), 'board fault in health');
+    assert.match(issue.message, /not connected/);
+    assert.equal(r.box.health!.report().board?.connected, false);
+    // The call is still being kept while the board is gone.
+    await new Promise((res) => setTimeout(res, 1500));
+    assert.equal(r.box.recorder.status()[0]!.state, 'keeping');
+    await r.replug();
+    await until(() => r.box.board!.connected && r.box.health!.report().ok, 'board back, health ok', 30_000);
+    await until(() => r.led(1) === 'keeping' && r.led(2) === 'idle', 'LED states shown again after reconnect');
+    r.box.sim!.hangup('line1');
+    await r.box.recorder.settle();
+    const [h] = r.box.archive.list();
+    assert.ok(h, 'the kept call is archived');
+    let last = 0;
+    for await (const c of r.box.archive.readPcm(h.id)) last = c.at;
+    // A chunk that starts after the unplug proves the audio went on.
+    assert.ok(last > unpluggedAt, `audio recorded after the unplug (last chunk starts ${last - unpluggedAt} ms after it)`);
+  });
+}
+
+test('one-button mode: a press keeps every live call', async (t) => {
+  const box = await openBox(t, { driver: 'sim', buttonMode: 'all' }, silentLog);
+  await box.setup('admin', PASS);
+  box.sim!.placeCall('line1', { durationSec: 60 });
+  box.sim!.placeCall('line2', { durationSec: 60 });
+  await until(() => box.recorder.status().every((l) => l.call), 'both calls live');
+  const board = box.board as SimBoard;
+  const done: PressOutcome[] = [];
+  box.boardController!.on('handled', (o) => done.push(o));
+  board.press(undefined, 'short');
+  await until(() => done.length === 2, 'two outcomes');
+  assert.deepEqual(done.map((o) => [o.line, o.ok]).sort(), [['line1', true], ['line2', true]]);
+  await until(() => board.led('line1') === 'keeping' && board.led('line2') === 'keeping', 'both LEDs keeping');
+});
