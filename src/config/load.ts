@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { Value } from '@sinclair/typebox/value';
 import { Config } from './schema.ts';
 import { RvError } from '../errors.ts';
+import { checkAnalog } from './analog.ts';
 
 /** Validate raw config, naming the source, the key, what was found and what is expected. */
 export function parseConfig(raw: unknown, source: string): Config {
@@ -35,6 +36,7 @@ export function parseConfig(raw: unknown, source: string): Config {
     const stray = line.keepPurposes.filter((p) => !line.announced.includes(p));
     if (stray.length) throw new RvError('RV_ERR_CONFIG', `${source}: lines.${line.id}.keepPurposes: found ${stray.join(', ')}, which the line does not announce; expected a subset of announced (${line.announced.join(', ')}).`);
   }
+  checkAnalog(cfg, source);
   return cfg;
 }
 

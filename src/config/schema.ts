@@ -1,4 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { AlsaConfig, LineAnalog, LineInput } from './analog.ts';
 
 export const PURPOSES = ['training', 'evaluation', 'complaint', 'evidence', 'legal-obligation'] as const;
 export const Purpose = Type.Union(PURPOSES.map((p) => Type.Literal(p)), { title: 'Purpose of keeping a recording' });
@@ -17,12 +18,14 @@ export const LineConfig = Type.Object(
   {
     id: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,31}$', title: 'Line id', description: 'Short stable id, lower case, e.g. "line1"' }),
     name: Type.String({ minLength: 1, maxLength: 60, title: 'Name shown in the UI' }),
-    source: Type.Union([Type.Literal('sim'), Type.Literal('siprec')], { title: 'Where the audio comes from', default: 'sim' }),
+    source: Type.Union([Type.Literal('sim'), Type.Literal('siprec'), Type.Literal('alsa')], { title: 'Where the audio comes from', default: 'sim' }),
     channels: Type.Union([Type.Literal(1), Type.Literal(2)], { default: 2, title: 'Audio channels', description: '2 when both directions arrive separately' }),
     keep: Type.Union(KEEP_MODES.map((m) => Type.Literal(m)), { default: 'on-demand', title: 'Keep policy' }),
     sampleN: Type.Integer({ minimum: 2, maximum: 1000, default: 10, title: 'Keep 1 in N calls when keep is "sample"' }),
     announced: Type.Array(Purpose, { default: ['complaint', 'training'], uniqueItems: true, title: 'Purposes announced to callers on this line' }),
     keepPurposes: Type.Array(Purpose, { default: ['complaint'], uniqueItems: true, title: 'Purposes a call kept on this line gets unless someone picks others' }),
+    input: Type.Optional(LineInput),
+    analog: Type.Optional(LineAnalog),
     match: Type.Optional(Type.Array(Type.String({ pattern: '^\\+?[0-9*#]{1,20}$' }), { maxItems: 64, uniqueItems: true, title: 'Numbers this line answers for', description: 'SIPREC: a session whose caller or callee is one of these goes to this line (a caller among them makes the call outgoing); empty = any free line' })),
   },
   { additionalProperties: false },
@@ -118,6 +121,7 @@ export const Config = Type.Object(
       },
       { additionalProperties: false, default: {}, title: 'SIPREC recording server (lines with source "siprec")' },
     ),
+    alsa: AlsaConfig,
     board: Type.Object(
       {
         driver: Type.Union([Type.Literal('sim'), Type.Literal('serial'), Type.Literal('gpio'), Type.Literal('none')], { default: 'sim', title: 'Save button and LED board', description: 'sim = the dashboard simulation panel; serial = USB button box; gpio = Pi header; none = no board' }),
