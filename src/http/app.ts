@@ -12,6 +12,7 @@ import { authRoutes } from './routes/auth.ts';
 import { lineRoutes } from './routes/lines.ts';
 import { callRoutes } from './routes/calls.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { privacyRoutes } from './routes/privacy.ts';
 
 export interface AppOptions {
   webDir: string;
@@ -83,6 +84,7 @@ export async function buildApp(box: Box, o: AppOptions): Promise<App> {
   await app.register(lineRoutes(ctx));
   await app.register(callRoutes(ctx));
   await app.register(adminRoutes(ctx));
+  await app.register(privacyRoutes(ctx));
   await app.register(fastifyStatic, { root: o.webDir, prefix: '/', index: 'index.html', cacheControl: false });
   return app;
 }

@@ -8,6 +8,7 @@ import { wavHeader } from '../../audio/wav.ts';
 import { SAMPLE_RATE } from '../../audio/frame.ts';
 import { parseRange } from '../range.ts';
 import type { CallHeader } from '../../archive/archive.ts';
+import { allowedPurposes, mayOpen, requirePurpose } from '../../privacy/access.ts';
 
 const CallParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,80}$' }) });
 const dateParam = (s: string | undefined, field: string, endOfDay: boolean): number | undefined => {
@@ -39,7 +40,9 @@ export const callRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => asyn
       return { calls: box.catalog.search({ ...q, extension: s.extension }), locked };
     }
     if (req.query.number) await box.audit.append({ actor: s.user, action: 'calls.search', detail: { by: 'number' } });
-    return { calls: box.catalog.search(q), locked };
+    // Roles see only recordings kept for a purpose they are allowed (privacy settings, role matrix).
+    const matrix = box.config().rolePurposes;
+    return { calls: box.catalog.search(q).filter((c) => mayOpen(matrix, s.role, c.purposes)), locked, allowedPurposes: allowedPurposes(matrix, s.role) };
   });
 
   app.get('/api/calls/:id', { onRequest: allow(STAFF_AND_UP), schema: { params: CallParams } }, async (req) => {
@@ -48,6 +51,7 @@ export const callRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => asyn
     const s = req.session!;
     // Staff may see that one of their own calls was kept, and for what; not anyone else's.
     if (s.role === 'staff' && (!s.extension || summary.extension !== s.extension)) throw new RvError('RV_ERR_FORBIDDEN', 'Staff can see only the kept calls of their own extension.', 403);
+    if (s.role !== 'staff') requirePurpose(box.config().rolePurposes, s.role, h);
     const v = await box.archive.verify(h.id);
     return { call: { ...summary, verified: v.ok, ...(v.reason ? { verifyProblem: v.reason } : {}) } };
   });
@@ -57,6 +61,7 @@ export const callRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => asyn
     schema: { params: CallParams, querystring: Type.Object({ download: Type.Optional(Type.String({ maxLength: 5 })) }) },
   }, async (req, reply) => {
     const h = header(req.params.id);
+    requirePurpose(box.config().rolePurposes, req.session!.role, h);
     if (!box.vault.unlocked) throw new RvError('RV_ERR_VAULT_LOCKED', 'The vault is locked; unlock it to listen to recordings.', 423);
     if (h.restricted) throw new RvError('RV_ERR_RESTRICTED', 'Playback of this recording is restricted (a data-subject request); lift the restriction first.', 403);
     const bytesPerFrame = 2 * h.channels;
@@ -97,6 +102,7 @@ export const callRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => asyn
 
   app.delete('/api/calls/:id', { onRequest: allow(MANAGERS), schema: { params: CallParams } }, async (req) => {
     const h = header(req.params.id);
+    requirePurpose(box.config().rolePurposes, req.session!.role, h);
     if (h.holds.length > 0) throw new RvError('RV_ERR_ON_HOLD', 'This recording is under legal hold; release the hold before deleting it.', 409);
     await box.archive.shred(h.id);
     box.catalog.forget(h.id);
