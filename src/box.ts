@@ -19,6 +19,7 @@ import type { SettingsPatch } from './config/schema.ts';
 import { RetentionScheduler } from './retention/scheduler.ts';
 import { validateRetention } from './retention/policy.ts';
 import { HoldStore } from './retention/holds.ts';
+import { SiprecSource } from './sources/siprec.ts';
 import type { ControlBoard } from './board/board.ts';
 import { createBoard } from './board/factory.ts';
 import { BoardController } from './board/controller.ts';
@@ -41,6 +42,7 @@ export const dataPaths = (dataDir: string) => ({
 export class Box {
   readonly sources: LineSource[] = [];
   sim?: SimSource;
+  siprec?: SiprecSource;
   retention?: RetentionScheduler;
   /** the save button / LED / line sense board (issue 5); undefined with board.driver "none" */
   board?: ControlBoard;
@@ -92,6 +94,15 @@ export class Box {
         speed: cfg.sim.speed, clock: o.clock.now,
       });
       box.sources.push(box.sim);
+    }
+    const siprecLines = cfg.lines.filter((l) => l.source === 'siprec');
+    if (siprecLines.length > 0) {
+      const sc = cfg.siprec;
+      box.siprec = new SiprecSource({
+        lines: siprecLines.map((l) => ({ id: l.id, channels: l.channels, match: l.match ?? [] })), log: o.log, now: o.clock.now,
+        server: { host: sc.host, port: sc.port, udp: sc.udp, tcp: sc.tcp, mediaAddr: sc.mediaAddr, rtpPortMin: sc.rtpPortMin, rtpPortMax: sc.rtpPortMax, rtpTimeoutMs: sc.rtpTimeoutSec * 1000, answerDelayMs: sc.answerDelayMs, maxSessions: sc.maxSessions },
+      });
+      box.sources.push(box.siprec);
     }
     const holds = new HoldStore({
       path: p.holds, archive, vault, audit, now: o.clock.now,

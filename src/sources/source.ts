@@ -13,6 +13,8 @@ export interface CallParties {
   extension?: string;
   /** digits dialled during the call (DTMF / RFC 4733) */
   digits?: string;
+  /** SIPREC recording metadata documents (RFC 7865) as the recording client sent them, in order; sealed with the call */
+  siprecMetadata?: string[];
 }
 
 export interface CallStartEvent { line: string; ref: string; at: number; channels: 1 | 2; parties: CallParties }

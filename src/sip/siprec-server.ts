@@ -1,0 +1,449 @@
+import { EventEmitter } from 'node:events';
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Socket } from 'node:dgram';
+import { RvError } from '../errors.ts';
+import type { Log } from '../log.ts';
+import { cseqOf, parseNameAddr, serializeSip, type NameAddr, type SipLimits, type SipMessage } from './message.ts';
+import { parseContentType, splitMultipart } from './multipart.ts';
+import { answerDirection, buildAnswerSdp, chooseAudioPayloads, parseSdpStreams, type SdpDirection, type SdpPayload } from './sdp.ts';
+import { mergeSiprecMetadata, parseSiprecMetadata, type SiprecMetadata } from './siprec-meta.ts';
+import { SipTransport, type SipPeer } from './transport.ts';
+import { RtpPortPool } from './rtp-ports.ts';
+
+export interface SiprecServerOptions {
+  host: string;
+  port: number;
+  udp?: boolean;
+  tcp?: boolean;
+  /** the address written into SDP answers and Contact headers (the host when that is a concrete address) */
+  mediaAddr: string;
+  rtpPortMin: number;
+  rtpPortMax: number;
+  /** a call whose RTP stops for this long without BYE is ended */
+  rtpTimeoutMs: number;
+  /** ring this long before answering (0: answer at once) */
+  answerDelayMs?: number;
+  maxSessions: number;
+  limits?: SipLimits;
+  log: Log;
+  now?: () => number;
+  /** whether a new recording session may start (a free line for it); false answers 486 Busy Here */
+  admit?: (s: RecordingSession) => boolean;
+}
+
+export interface MediaStream {
+  index: number;
+  label?: string;
+  media: string;
+  /** our RTP port; 0 when the stream was refused */
+  port: number;
+  socket?: Socket;
+  payloads: SdpPayload[];
+  /** what the SRC offered: sendonly/sendrecv while it sends, inactive/recvonly when paused or on hold */
+  offered: SdpDirection;
+  packets: number;
+  lastPacketAt: number;
+}
+
+/** One SIPREC recording session (RFC 7866): the SIP dialog with the SRC and its media streams. */
+export class RecordingSession {
+  readonly id = randomUUID();
+  readonly localTag = randomBytes(6).toString('hex');
+  state: 'early' | 'confirmed' | 'ended' = 'early';
+  streams: MediaStream[] = [];
+  metadata: SiprecMetadata = { participants: [], streams: [] };
+  /** every metadata document the SRC sent, in order (kept with the call) */
+  metadataXml: string[] = [];
+  /** the line a source assigned this session to */
+  line?: string;
+  sdpVersion = 1;
+  remoteTarget: string;
+  localCseq = 1;
+  /** when media last started or changed direction, for the RTP timeout */
+  mediaChangedAt: number;
+  startedAt: number;
+  invite: SipMessage;
+  /** the INVITE transaction's response-cache key, so a late retransmission gets the final answer again */
+  inviteKey = '';
+  timers: { answer?: NodeJS.Timeout; retransmit?: NodeJS.Timeout } = {};
+
+  constructor(readonly callId: string, readonly remoteTag: string, readonly from: NameAddr, readonly to: NameAddr, public peer: SipPeer, invite: SipMessage, now: number) {
+    this.invite = invite;
+    this.startedAt = now;
+    this.mediaChangedAt = now;
+    const contact = invite.get('Contact');
+    let target = from.uri;
+    try { if (contact) target = parseNameAddr(contact).uri; } catch { /* keep From */ }
+    this.remoteTarget = target;
+  }
+
+  /** True while the SRC says it sends on at least one stream. */
+  get sending(): boolean { return this.streams.some((s) => s.port !== 0 && (s.offered === 'sendonly' || s.offered === 'sendrecv')); }
+}
+
+export type SiprecServerEvents = {
+  /** a session was answered; audio may follow */
+  session: [RecordingSession];
+  rtp: [RecordingSession, number, Buffer, number];
+  /** metadata or stream directions changed (UPDATE, re-INVITE) */
+  update: [RecordingSession];
+  end: [RecordingSession, string];
+  /** the SRC cancelled before the answer; nothing was recorded */
+  cancelled: [RecordingSession];
+};
+
+const ALLOW = 'INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO';
+const SUPPORTED = new Set(['siprec', 'timer']);
+const T1 = 500;
+const T2 = 4000;
+
+/** A SIPREC recording server (RFC 7866) over UDP and TCP: answers SRCs, receives their RTP, never throws on input. */
+export class SiprecServer extends EventEmitter<SiprecServerEvents> {
+  private readonly transport: SipTransport;
+  private readonly ports: RtpPortPool;
+  private readonly sessions = new Map<string, RecordingSession>();
+  private readonly responses = new Map<string, { buf: Buffer; at: number }>();
+  private sweeper?: NodeJS.Timeout;
+  private readonly now: () => number;
+
+  constructor(private readonly o: SiprecServerOptions) {
+    super();
+    this.now = o.now ?? Date.now;
+    this.transport = new SipTransport({ host: o.host, port: o.port, udp: o.udp, tcp: o.tcp, limits: o.limits });
+    this.ports = new RtpPortPool({ host: o.host, min: o.rtpPortMin, max: o.rtpPortMax });
+    this.transport.on('message', (m, p) => { void this.onMessage(m, p).catch((e) => this.o.log.error({ err: e }, 'SIP request handling failed')); });
+    this.transport.on('malformed', (e, raw, p) => this.onMalformed(e, raw, p));
+    this.transport.on('error', (e) => this.o.log.warn({ err: e }, 'SIP socket error'));
+  }
+
+  get port(): number { return this.transport.port; }
+  get liveSessions(): RecordingSession[] { return [...this.sessions.values()]; }
+  get rtpPortsInUse(): number { return this.ports.inUse; }
+
+  async start(): Promise<void> {
+    await this.transport.start();
+    this.sweeper = setInterval(() => this.sweep(), Math.max(50, Math.min(1000, this.o.rtpTimeoutMs / 4)));
+    this.sweeper.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
+    for (const s of [...this.sessions.values()]) {
+      if (s.state === 'confirmed') this.sendBye(s);
+      this.end(s, 'shutdown');
+    }
+    await this.transport.stop();
+  }
+
+  private key(callId: string, tag: string): string { return `${callId}\u0000${tag}`; }
+
+  private async onMessage(m: SipMessage, peer: SipPeer): Promise<void> {
+    if (m.kind === 'response') return; // answers to our BYEs need no action
+    const method = m.method!;
+    const cseq = cseqOf(m);
+    if (method !== 'ACK' && cseq.method !== method) return this.reply(m, peer, 400, 'Bad Request - CSeq method differs');
+    const cacheKey = `${m.get('Call-ID')}|${m.get('CSeq')}|${this.topBranch(m)}`;
+    const cached = method === 'ACK' ? undefined : this.responses.get(cacheKey);
+    if (cached) { peer.send(cached.buf); return; }
+    let from: NameAddr, to: NameAddr;
+    try { from = parseNameAddr(m.get('From')!); to = parseNameAddr(m.get('To')!); } catch (e) {
+      return method === 'ACK' ? undefined : this.reply(m, peer, 400, 'Bad Request - unreadable From or To');
+    }
+    const callId = m.get('Call-ID')!;
+    const session = from.tag ? this.sessions.get(this.key(callId, from.tag)) : undefined;
+    switch (method) {
+      case 'OPTIONS':
+        return this.reply(m, peer, 200, 'OK', [['Accept', 'application/sdp, application/rs-metadata+xml, multipart/mixed']]);
+      case 'INVITE':
+        if (session && to.tag) return this.reInvite(session, m, peer, cacheKey);
+        if (to.tag) return this.reply(m, peer, 481, 'Call/Transaction Does Not Exist');
+        if (session) return; // retransmission of an INVITE still being handled
+        return this.newInvite(m, peer, from, to, cacheKey);
+      case 'ACK':
+        if (session) {
+          if (session.timers.retransmit) { clearTimeout(session.timers.retransmit); session.timers.retransmit = undefined; }
+        }
+        return;
+      case 'CANCEL':
+        if (!session) return this.reply(m, peer, 481, 'Call/Transaction Does Not Exist');
+        this.reply(m, peer, 200, 'OK');
+        if (session.state === 'early') this.cancel(session, 'cancelled');
+        return;
+      case 'BYE':
+        if (!session || (to.tag && to.tag !== session.localTag)) return this.reply(m, peer, 481, 'Call/Transaction Does Not Exist');
+        this.reply(m, peer, 200, 'OK', [], undefined, cacheKey);
+        if (session.state === 'early') this.cancel(session, 'ended before the answer');
+        else this.end(session, 'bye');
+        return;
+      case 'UPDATE':
+        if (!session) return this.reply(m, peer, 481, 'Call/Transaction Does Not Exist');
+        return this.reInvite(session, m, peer, cacheKey);
+      case 'INFO':
+        return session ? this.reply(m, peer, 200, 'OK') : this.reply(m, peer, 481, 'Call/Transaction Does Not Exist');
+      default:
+        return this.reply(m, peer, 405, 'Method Not Allowed');
+    }
+  }
+
+  private topBranch(m: SipMessage): string {
+    return /;\s*branch=([^;,\s]+)/i.exec(m.get('Via') ?? '')?.[1] ?? '';
+  }
+
+  /** The SDP offer and metadata of a request body; throws an RvError with the status to answer. */
+  private readBody(m: SipMessage): { sdp?: string; xml?: string } {
+    if (!m.body.length) return {};
+    const enc = m.get('Content-Encoding');
+    if (enc && !/^\s*identity\s*$/i.test(enc)) throw new RvError('RV_ERR_SIP_UNSUPPORTED', `Content-Encoding ${enc} is not supported`, 415);
+    const ct = m.get('Content-Type') ?? 'application/sdp';
+    const parts = splitMultipart(ct, m.body);
+    const out: { sdp?: string; xml?: string } = {};
+    for (const p of parts) {
+      if (p.type === 'application/sdp' && out.sdp === undefined) out.sdp = p.body.toString('utf8');
+      else if (/rs-metadata/.test(p.type) && out.xml === undefined) out.xml = p.body.toString('utf8');
+    }
+    if (!parts.some((p) => p.type === 'application/sdp' || /rs-metadata/.test(p.type))) {
+      throw new RvError('RV_ERR_SIP_UNSUPPORTED', `body type ${parseContentType(ct).type} is not SDP or recording metadata`, 415);
+    }
+    return out;
+  }
+
+  private takeMetadata(s: RecordingSession, xml: string | undefined): void {
+    if (!xml) return;
+    s.metadataXml.push(xml);
+    try {
+      s.metadata = mergeSiprecMetadata(s.metadata, parseSiprecMetadata(xml));
+    } catch (e) {
+      // The call is still recorded; numbers fall back to From/To and the XML is kept as sent.
+      this.o.log.warn({ callId: s.callId, err: (e as Error).message }, 'recording metadata unreadable; kept as sent');
+    }
+  }
+
+  private async newInvite(m: SipMessage, peer: SipPeer, from: NameAddr, to: NameAddr, cacheKey: string): Promise<void> {
+    const unsupported = m.getAll('Require').flatMap((v) => v.split(',')).map((t) => t.trim().toLowerCase()).filter((t) => t && !SUPPORTED.has(t));
+    if (unsupported.length) return this.reply(m, peer, 420, 'Bad Extension', [['Unsupported', unsupported.join(', ')]]);
+    if (!from.tag) return this.reply(m, peer, 400, 'Bad Request - From has no tag');
+    let body: { sdp?: string; xml?: string };
+    try { body = this.readBody(m); } catch (e) { return this.replyError(m, peer, e); }
+    if (!body.sdp) return this.reply(m, peer, 488, 'Not Acceptable Here', [['Warning', '399 ringvault "An SDP offer is needed in the INVITE"']]);
+    let offer: ReturnType<typeof parseSdpStreams>;
+    try { offer = parseSdpStreams(body.sdp); } catch (e) { return this.replyError(m, peer, e); }
+    if (this.sessions.size >= this.o.maxSessions) return this.reply(m, peer, 503, 'Service Unavailable', [['Retry-After', '5']]);
+    const s = new RecordingSession(m.get('Call-ID')!, from.tag, from, to, peer, m, this.now());
+    s.inviteKey = cacheKey;
+    this.takeMetadata(s, body.xml);
+    if (this.o.admit && !this.o.admit(s)) return this.reply(m, peer, 486, 'Busy Here', [['Warning', '399 ringvault "No free recording line"']]);
+    this.sessions.set(this.key(s.callId, s.remoteTag), s);
+    this.reply(m, peer, 100, 'Trying');
+    try {
+      for (const st of offer.streams) s.streams.push(await this.openStream(s, st.index, st.media, st.label, st.port, st.payloads, st.direction));
+    } catch (e) {
+      this.release(s);
+      this.sessions.delete(this.key(s.callId, s.remoteTag));
+      return this.replyError(m, peer, e);
+    }
+    if (!s.streams.some((x) => x.port !== 0)) {
+      this.release(s);
+      this.sessions.delete(this.key(s.callId, s.remoteTag));
+      return this.reply(m, peer, 488, 'Not Acceptable Here', [['Warning', '399 ringvault "Only G.711 A-law or u-law audio can be recorded"']]);
+    }
+    const answer = () => {
+      if (s.state !== 'early') return;
+      s.state = 'confirmed';
+      s.mediaChangedAt = this.now();
+      this.sendOk(s, m, peer, cacheKey);
+      this.emit('session', s);
+    };
+    const delay = this.o.answerDelayMs ?? 0;
+    if (delay > 0) {
+      this.reply(m, peer, 180, 'Ringing', [], s.localTag);
+      s.timers.answer = setTimeout(answer, delay);
+    } else answer();
+  }
+
+  private async openStream(s: RecordingSession, index: number, media: string, label: string | undefined, remotePort: number, offered: SdpPayload[], direction: SdpDirection): Promise<MediaStream> {
+    const payloads = media === 'audio' && remotePort !== 0 ? chooseAudioPayloads(offered) : [];
+    const st: MediaStream = { index, media, port: 0, payloads, offered: direction, packets: 0, lastPacketAt: 0 };
+    if (label !== undefined) st.label = label;
+    if (!payloads.length) return st;
+    const { port, socket } = await this.ports.open();
+    st.port = port;
+    st.socket = socket;
+    socket.on('message', (buf) => {
+      if (s.state === 'ended') return;
+      const at = this.now();
+      st.packets++;
+      st.lastPacketAt = at;
+      this.emit('rtp', s, index, buf, at);
+    });
+    socket.on('error', (e) => this.o.log.warn({ err: e, port }, 'RTP socket error'));
+    return st;
+  }
+
+  private answerSdp(s: RecordingSession): string {
+    return buildAnswerSdp({
+      addr: this.o.mediaAddr, sessionId: String(parseInt(s.localTag.slice(0, 8), 16)), version: s.sdpVersion,
+      streams: s.streams.map((st) => ({
+        media: st.media, port: st.port, payloads: st.port ? st.payloads : [{ pt: 0, codec: 'PCMU', rate: 8000 }], direction: answerDirection(st.offered),
+        ...(st.label !== undefined ? { label: st.label } : {}),
+      })),
+    });
+  }
+
+  private sendOk(s: RecordingSession, m: SipMessage, peer: SipPeer, cacheKey: string): void {
+    const buf = this.response(m, 200, 'OK', [['Contact', this.contact(peer)], ['Content-Type', 'application/sdp']], this.answerSdp(s), s.localTag);
+    this.responses.set(cacheKey, { buf, at: this.now() });
+    peer.send(buf);
+    if (peer.proto !== 'udp') return;
+    // Over UDP the 200 is resent until the ACK comes (RFC 3261 §13.3.1.4).
+    let wait = T1;
+    let spent = 0;
+    const again = () => {
+      spent += wait;
+      if (s.state === 'ended' || spent > 64 * T1) { s.timers.retransmit = undefined; return; }
+      peer.send(buf);
+      wait = Math.min(wait * 2, T2);
+      s.timers.retransmit = setTimeout(again, wait);
+    };
+    if (s.timers.retransmit) clearTimeout(s.timers.retransmit);
+    s.timers.retransmit = setTimeout(again, wait);
+  }
+
+  private async reInvite(s: RecordingSession, m: SipMessage, peer: SipPeer, cacheKey: string): Promise<void> {
+    let body: { sdp?: string; xml?: string };
+    try { body = this.readBody(m); } catch (e) { return this.replyError(m, peer, e); }
+    this.takeMetadata(s, body.xml);
+    s.peer = peer;
+    if (body.sdp) {
+      let offer: ReturnType<typeof parseSdpStreams>;
+      try { offer = parseSdpStreams(body.sdp); } catch (e) { return this.replyError(m, peer, e); }
+      try {
+        for (const st of offer.streams) {
+          const known = s.streams[st.index];
+          if (!known) { s.streams.push(await this.openStream(s, st.index, st.media, st.label, st.port, st.payloads, st.direction)); continue; }
+          // A port of 0 stops the stream; a direction of inactive/recvonly pauses it (hold, RFC 7866 pause).
+          known.offered = st.port === 0 ? 'inactive' : st.direction;
+          if (st.label !== undefined) known.label = st.label;
+          const chosen = chooseAudioPayloads(st.payloads);
+          if (known.port && chosen.length) known.payloads = chosen;
+        }
+      } catch (e) { return this.replyError(m, peer, e); }
+      s.sdpVersion++;
+      s.mediaChangedAt = this.now();
+    }
+    if (m.method === 'INVITE') this.sendOk(s, m, peer, cacheKey);
+    else if (body.sdp) this.reply(m, peer, 200, 'OK', [['Contact', this.contact(peer)], ['Content-Type', 'application/sdp']], this.answerSdp(s), cacheKey);
+    else this.reply(m, peer, 200, 'OK', [['Contact', this.contact(peer)]], undefined, cacheKey);
+    this.emit('update', s);
+  }
+
+  private cancel(s: RecordingSession, why: string): void {
+    if (s.timers.answer) clearTimeout(s.timers.answer);
+    this.reply(s.invite, s.peer, 487, 'Request Terminated', [], undefined, s.inviteKey, s.localTag);
+    this.release(s);
+    s.state = 'ended';
+    this.sessions.delete(this.key(s.callId, s.remoteTag));
+    this.o.log.info({ callId: s.callId }, `recording session ${why} before it was answered`);
+    this.emit('cancelled', s);
+  }
+
+  private release(s: RecordingSession): void {
+    for (const st of s.streams) if (st.port) this.ports.release(st.port, st.socket);
+    for (const t of Object.values(s.timers)) if (t) clearTimeout(t);
+  }
+
+  private end(s: RecordingSession, reason: string): void {
+    if (s.state === 'ended') return;
+    const wasLive = s.state === 'confirmed';
+    s.state = 'ended';
+    this.release(s);
+    this.sessions.delete(this.key(s.callId, s.remoteTag));
+    if (wasLive) this.emit('end', s, reason);
+  }
+
+  /** Ends calls whose RTP stopped without a BYE, and forgets old cached responses. */
+  private sweep(): void {
+    const now = this.now();
+    for (const s of [...this.sessions.values()]) {
+      if (s.state !== 'confirmed' || !s.sending) continue;
+      const last = Math.max(s.mediaChangedAt, ...s.streams.map((x) => x.lastPacketAt));
+      if (now - last >= this.o.rtpTimeoutMs) {
+        this.o.log.warn({ callId: s.callId, line: s.line }, `no RTP for ${Math.round((now - last) / 1000)} s and no BYE; ending the recording`);
+        this.sendBye(s);
+        this.end(s, 'rtp-timeout');
+      }
+    }
+    for (const [k, v] of this.responses) if (now - v.at > 32_000) this.responses.delete(k);
+  }
+
+  private sendBye(s: RecordingSession): void {
+    const via = `SIP/2.0/${s.peer.proto.toUpperCase()} ${this.hostPort()};branch=z9hG4bK${randomBytes(8).toString('hex')};rport`;
+    const buf = serializeSip({
+      kind: 'request', method: 'BYE', uri: s.remoteTarget,
+      headers: [['Via', via], ['Max-Forwards', '70'], ['From', this.withTag(s.invite.get('To')!, s.localTag)], ['To', s.invite.get('From')!], ['Call-ID', s.callId], ['CSeq', `${s.localCseq++} BYE`], ['User-Agent', 'ringvault']],
+    });
+    try { s.peer.send(buf); } catch (e) { this.o.log.warn({ err: e }, 'could not send BYE'); }
+  }
+
+  private hostPort(): string {
+    const h = this.o.mediaAddr.includes(':') ? `[${this.o.mediaAddr}]` : this.o.mediaAddr;
+    return `${h}:${this.transport.port}`;
+  }
+
+  private contact(peer: SipPeer): string {
+    return `<sip:srs@${this.hostPort()}${peer.proto === 'tcp' ? ';transport=tcp' : ''}>`;
+  }
+
+  private withTag(v: string, tag: string): string {
+    return /;\s*tag=/i.test(v) ? v : `${v};tag=${tag}`;
+  }
+
+  private response(m: SipMessage, status: number, reason: string, extra: Array<[string, string]> = [], body?: string, tag?: string): Buffer {
+    const headers: Array<[string, string]> = [];
+    for (const v of m.getAll('Via')) headers.push(['Via', v]);
+    headers.push(['From', m.get('From')!]);
+    const to = m.get('To')!;
+    headers.push(['To', status > 100 ? this.withTag(to, tag ?? randomBytes(6).toString('hex')) : to]);
+    headers.push(['Call-ID', m.get('Call-ID')!], ['CSeq', m.get('CSeq')!]);
+    if (status === 405 || m.method === 'OPTIONS' || (m.method === 'INVITE' && status === 200)) headers.push(['Allow', ALLOW]);
+    if (m.method === 'OPTIONS' || status === 200) headers.push(['Supported', [...SUPPORTED].join(', ')]);
+    headers.push(['Server', 'ringvault'], ...extra);
+    return serializeSip({ kind: 'response', status, reason, headers, ...(body !== undefined ? { body } : {}) });
+  }
+
+  private reply(m: SipMessage, peer: SipPeer, status: number, reason: string, extra: Array<[string, string]> = [], body?: string, cacheKey?: string, tag?: string): void {
+    const s = this.sessions.get(this.key(m.get('Call-ID')!, parseTagOf(m.get('From')!) ?? ''));
+    const buf = this.response(m, status, reason, extra, body, tag ?? s?.localTag);
+    if (cacheKey && status >= 200) this.responses.set(cacheKey, { buf, at: this.now() });
+    peer.send(buf);
+  }
+
+  private replyError(m: SipMessage, peer: SipPeer, e: unknown): void {
+    const err = e instanceof RvError ? e : new RvError('RV_ERR_SIP_INTERNAL', (e as Error).message, 500);
+    const status = err.status >= 400 && err.status < 700 ? err.status : 500;
+    const reason = { 400: 'Bad Request', 415: 'Unsupported Media Type', 488: 'Not Acceptable Here', 503: 'Service Unavailable' }[status] ?? 'Server Internal Error';
+    this.o.log.warn({ callId: m.get('Call-ID'), code: err.code }, err.message);
+    this.reply(m, peer, status, reason, [['Warning', `399 ringvault "${err.message.replace(/["\\\r\n]/g, "'").slice(0, 200)}"`]]);
+  }
+
+  /** A request that could not be parsed gets a 400 when enough of it is readable to address one (RFC 3261 §8.2). */
+  private onMalformed(e: RvError, raw: Buffer, peer: SipPeer): void {
+    this.o.log.warn({ from: `${peer.proto}:${peer.address}:${peer.port}`, code: e.code }, e.message);
+    const text = raw.subarray(0, 8192).toString('latin1');
+    const first = /^\s*([A-Z]+) \S+ SIP\/2\.0\r?\n/i.exec(text);
+    if (!first || first[1]!.toUpperCase() === 'ACK') return;
+    const grab = (re: RegExp): string[] => [...text.split(/\r?\n\r?\n/)[0]!.matchAll(re)].map((x) => x[1]!.trim());
+    const via = grab(/^(?:via|v)[ \t]*:(.*)$/gim);
+    const from = grab(/^(?:from|f)[ \t]*:(.*)$/gim)[0];
+    const to = grab(/^(?:to|t)[ \t]*:(.*)$/gim)[0];
+    const callId = grab(/^(?:call-id|i)[ \t]*:(.*)$/gim)[0];
+    const cseq = grab(/^cseq[ \t]*:(.*)$/gim)[0];
+    if (!via.length || !from || !to || !callId || !cseq) return;
+    const reason = `Bad Request - ${e.message.replace(/^Malformed SIP message: /, '').split('.')[0]!.replace(/[\r\n]/g, ' ').slice(0, 100)}`;
+    const headers: Array<[string, string]> = [...via.map((v): [string, string] => ['Via', v]), ['From', from], ['To', this.withTag(to, randomBytes(6).toString('hex'))], ['Call-ID', callId], ['CSeq', cseq], ['Server', 'ringvault']];
+    peer.send(serializeSip({ kind: 'response', status: 400, reason, headers }));
+  }
+}
+
+function parseTagOf(v: string): string | undefined {
+  return /;\s*tag=([^;>\s]+)/i.exec(v)?.[1];
+}

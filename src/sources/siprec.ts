@@ -1,0 +1,197 @@
+import { networkInterfaces } from 'node:os';
+import type { Log } from '../log.ts';
+import { SAMPLE_RATE } from '../audio/frame.ts';
+import { parseRtp } from '../rtp/packet.ts';
+import { RtpStream, type RtpAudio, type RtpCodec } from '../rtp/stream.ts';
+import { StereoJoiner } from '../rtp/stereo.ts';
+import { numberFromUri } from '../sip/message.ts';
+import { participantNumber, siprecRoles } from '../sip/siprec-meta.ts';
+import { SiprecServer, type RecordingSession, type SiprecServerOptions } from '../sip/siprec-server.ts';
+import { LineSource, type CallParties } from './source.ts';
+
+export interface SiprecLine { id: string; channels: 1 | 2; match?: readonly string[] }
+
+export interface SiprecSourceOptions {
+  lines: SiprecLine[];
+  server: Omit<SiprecServerOptions, 'admit' | 'log' | 'now' | 'mediaAddr'> & { mediaAddr?: string };
+  log: Log;
+  now?: () => number;
+}
+
+interface Live {
+  s: RecordingSession;
+  line: SiprecLine;
+  parties: CallParties;
+  origin?: number;
+  streams: Map<number, RtpStream>;
+  joiner: StereoJoiner;
+  garbage: number;
+  /** channel per SDP m-line, from the metadata's stream associations */
+  channels: Array<0 | 1>;
+}
+
+/** The address SRCs should send RTP to when listening on every interface: the first external IPv4 one. */
+export function defaultMediaAddr(host: string): string {
+  if (host !== '0.0.0.0' && host !== '::') return host;
+  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  return '127.0.0.1';
+}
+
+/**
+ * Lines fed by a SIPREC recording server: each answered session becomes a call on a free line
+ * (the one whose `match` numbers fit, else the first free one), caller on the left channel and
+ * callee on the right, the metadata XML kept with the call.
+ */
+export class SiprecSource extends LineSource {
+  readonly kind = 'siprec';
+  readonly lines: readonly string[];
+  readonly server: SiprecServer;
+  private readonly live = new Map<string, Live>();
+  private readonly busy = new Set<string>();
+  private drainTimer?: NodeJS.Timeout;
+  private readonly now: () => number;
+
+  constructor(private readonly o: SiprecSourceOptions) {
+    super();
+    this.lines = o.lines.map((l) => l.id);
+    this.now = o.now ?? Date.now;
+    this.server = new SiprecServer({
+      ...o.server, mediaAddr: o.server.mediaAddr || defaultMediaAddr(o.server.host), log: o.log, now: this.now,
+      admit: (s) => this.admit(s),
+    });
+    this.server.on('session', (s) => this.onSession(s));
+    this.server.on('rtp', (s, i, buf, at) => this.onRtp(s, i, buf, at));
+    this.server.on('update', (s) => this.onUpdate(s));
+    this.server.on('end', (s, reason) => this.onEnd(s, reason));
+    this.server.on('cancelled', (s) => { if (s.line) this.busy.delete(s.line); });
+  }
+
+  async start(): Promise<void> {
+    await this.server.start();
+    this.drainTimer = setInterval(() => this.drain(), 50);
+    this.drainTimer.unref();
+    this.o.log.info({ port: this.server.port, lines: this.lines }, 'SIPREC recording server listening');
+  }
+
+  async stop(): Promise<void> {
+    if (this.drainTimer) clearInterval(this.drainTimer);
+    await this.server.stop();
+  }
+
+  /** Numbers of the parties as far as the session tells: metadata first, the SIP From/To as fallback. */
+  private partiesOf(s: RecordingSession, line: SiprecLine): CallParties {
+    const roles = siprecRoles(s.metadata, s.streams.map((x) => x.label));
+    const caller = (roles.caller && participantNumber(roles.caller)) ?? numberFromUri(s.from.uri);
+    const called = (roles.callee && participantNumber(roles.callee)) ?? numberFromUri(s.to.uri);
+    const own = new Set(line.match ?? []);
+    const p: CallParties = { direction: caller !== undefined && own.has(caller) ? 'out' : 'in' };
+    if (caller !== undefined) p.caller = caller;
+    if (called !== undefined) p.called = called;
+    if (s.metadataXml.length) p.siprecMetadata = [...s.metadataXml];
+    return p;
+  }
+
+  private admit(s: RecordingSession): boolean {
+    const free = this.o.lines.filter((l) => !this.busy.has(l.id));
+    const numbers = new Set<string>();
+    for (const p of s.metadata.participants) { const n = participantNumber(p); if (n) numbers.add(n); }
+    for (const u of [s.from.uri, s.to.uri]) { const n = numberFromUri(u); if (n) numbers.add(n); }
+    const line = free.find((l) => l.match?.some((n) => numbers.has(n))) ?? free.find((l) => !l.match?.length);
+    if (!line) {
+      this.o.log.warn({ callId: s.callId }, 'SIPREC session refused: every SIPREC line is busy or none matches its numbers; add lines or widen their match lists');
+      return false;
+    }
+    this.busy.add(line.id);
+    s.line = line.id;
+    return true;
+  }
+
+  private onSession(s: RecordingSession): void {
+    const line = this.o.lines.find((l) => l.id === s.line)!;
+    const live: Live = {
+      s, line, parties: this.partiesOf(s, line), streams: new Map(), garbage: 0, channels: this.channelsOf(s),
+      joiner: new StereoJoiner((index, pcm) => this.emitAudio(live, index, pcm), { maxLagMs: 1000 }),
+    };
+    this.live.set(s.id, live);
+    this.emit('call-start', { line: line.id, ref: s.id, at: this.now(), channels: line.channels, parties: { ...live.parties } });
+  }
+
+  private channelsOf(s: RecordingSession): Array<0 | 1> {
+    return siprecRoles(s.metadata, s.streams.map((x) => x.label)).channels;
+  }
+
+  private streamFor(live: Live, index: number, arrival: number, firstLen: number): RtpStream {
+    let st = live.streams.get(index);
+    if (st) return st;
+    // Both directions share one origin, so equal sample indices are equal moments.
+    live.origin ??= arrival - (firstLen * 1000) / SAMPLE_RATE;
+    const payloads: Record<number, RtpCodec> = {};
+    for (const p of live.s.streams[index]?.payloads ?? []) {
+      if (p.codec === 'PCMA' || p.codec === 'PCMU' || p.codec === 'telephone-event') payloads[p.pt] = p.codec;
+    }
+    st = new RtpStream({
+      origin: live.origin, payloads,
+      onDigit: (d) => {
+        live.parties.digits = (live.parties.digits ?? '') + d.digit;
+        this.emit('call-info', { line: live.line.id, ref: live.s.id, parties: { digits: live.parties.digits } });
+      },
+    });
+    live.streams.set(index, st);
+    return st;
+  }
+
+  private onRtp(s: RecordingSession, index: number, buf: Buffer, at: number): void {
+    const live = this.live.get(s.id);
+    if (!live) return;
+    const p = parseRtp(buf);
+    if (!p) {
+      if (live.garbage++ === 0) this.o.log.warn({ line: live.line.id, port: s.streams[index]?.port }, 'packets on an RTP port that are not RTP; ignored');
+      return;
+    }
+    const st = this.streamFor(live, index, at, p.payload.length);
+    this.place(live, index, st.push(p, at));
+  }
+
+  private place(live: Live, index: number, audio: RtpAudio[]): void {
+    const ch = live.channels[index] ?? (index === 0 ? 0 : 1);
+    for (const a of audio) live.joiner.push(ch, { index: a.index, pcm: a.pcm });
+  }
+
+  private drain(): void {
+    const now = this.now();
+    for (const live of this.live.values()) for (const [i, st] of live.streams) this.place(live, i, st.drain(now));
+  }
+
+  private emitAudio(live: Live, index: number, stereo: Int16Array): void {
+    const at = (live.origin ?? this.now()) + (index * 1000) / SAMPLE_RATE;
+    let pcm = stereo;
+    if (live.line.channels === 1) {
+      pcm = new Int16Array(stereo.length / 2);
+      for (let i = 0; i < pcm.length; i++) pcm[i] = (stereo[2 * i]! + stereo[2 * i + 1]!) >> 1;
+    }
+    this.emit('call-audio', { line: live.line.id, ref: live.s.id, block: { at, channels: live.line.channels, pcm } });
+  }
+
+  private onUpdate(s: RecordingSession): void {
+    const live = this.live.get(s.id);
+    if (!live) return;
+    live.channels = this.channelsOf(s);
+    const next = this.partiesOf(s, live.line);
+    const changed: Partial<CallParties> = {};
+    for (const k of ['caller', 'called', 'direction'] as const) if (next[k] !== undefined && next[k] !== live.parties[k]) (changed as Record<string, unknown>)[k] = next[k];
+    if ((next.siprecMetadata?.length ?? 0) !== (live.parties.siprecMetadata?.length ?? 0)) changed.siprecMetadata = next.siprecMetadata;
+    if (!Object.keys(changed).length) return;
+    Object.assign(live.parties, changed);
+    this.emit('call-info', { line: live.line.id, ref: s.id, parties: changed });
+  }
+
+  private onEnd(s: RecordingSession, reason: string): void {
+    const live = this.live.get(s.id);
+    if (s.line) this.busy.delete(s.line);
+    if (!live) return;
+    this.live.delete(s.id);
+    for (const [i, st] of live.streams) this.place(live, i, st.flush());
+    live.joiner.flush();
+    this.emit('call-end', { line: live.line.id, ref: s.id, at: this.now(), reason });
+  }
+}
