@@ -242,3 +242,91 @@ test('one-button mode: a press keeps every live call', async (t) => {
   assert.deepEqual(done.map((o) => [o.line, o.ok]).sort(), [['line1', true], ['line2', true]]);
   await until(() => board.led('line1') === 'keeping' && board.led('line2') === 'keeping', 'both LEDs keeping');
 });
+
+test('appliance end to end: serial board over socat, unplugged during a kept call, /api/state shows it, it reconnects', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'rv-board-e2e-'));
+  const pty = new PtyPair(dir);
+  await pty.start();
+  let sim = await BoardSim.open(pty.board);
+  const cfgFile = join(dir, 'config.json');
+  await writeFile(cfgFile, JSON.stringify({ lines, board: { driver: 'serial', serialPath: pty.box } }));
+  const app = await startAppliance(join(dir, 'data'), ['--config', cfgFile]);
+  t.after(async () => { await app.stop(); await sim.close(); await pty.stop(); await rm(dir, { recursive: true, force: true }); });
+  const c = new Client(app.url);
+  await c.state();
+  await c.json('POST', '/api/setup', { username: 'admin', passphrase: PASS });
+  await c.until(async () => { const s = await c.state(); return s.health?.ok && s.health.board?.kind === 'serial' && s.health.board.connected; }, 'board connected, health ok');
+  // The sim-board routes refuse on a box with a real board.
+  const refused = await c.request('POST', '/api/sim/board/press', { kind: 'short' });
+  assert.equal(refused.status, 404);
+  assert.equal((await refused.json()).error.code, 'RV_ERR_NOT_SIMULATED');
+
+  await c.json('POST', '/api/sim/lines/line1/call', { durationSec: 300 });
+  await c.until(async () => sim.leds.get(1) === 'BUFFERING', 'LED 1 BUFFERING on the board');
+  sim.press(1, 'SHORT');
+  await c.until(async () => sim.leds.get(1) === 'KEEPING', 'LED 1 KEEPING on the board');
+  assert.equal(sim.acks.get(1), 1);
+  const live = (await c.json('GET', '/api/lines')).lines.find((l: any) => l.id === 'line1');
+  assert.equal(live.state, 'keeping');
+  assert.equal(live.led, 'keeping');
+
+  await sim.close();
+  await pty.stop();
+  const faulted = await c.until(async () => { const s = await c.state(); return s.health?.issues?.find((i: any) => i.code === 'RV_ERR_BOARD_DISCONNECTED') && s; }, 'board fault in /api/state');
+  assert.equal(faulted.health.ok, false);
+  assert.equal(faulted.health.board.connected, false);
+  const stranger = await new Client(app.url).state();
+  assert.deepEqual(stranger.health, { ok: false }, 'strangers learn only that something is wrong');
+  // Recording goes on without the board.
+  await new Promise((res) => setTimeout(res, 1500));
+  assert.equal((await c.json('GET', '/api/lines')).lines.find((l: any) => l.id === 'line1').state, 'keeping');
+
+  await pty.start();
+  sim = await BoardSim.open(pty.board);
+  await c.until(async () => { const s = await c.state(); return s.health?.ok && s.health.board.connected; }, 'board reconnected on its own', 30_000);
+  await c.until(async () => sim.leds.get(1) === 'KEEPING' && sim.leds.get(2) === 'IDLE', 'LED states sent again after reconnect');
+  await c.json('POST', '/api/sim/lines/line1/hangup', {});
+  const kept = await c.until(async () => (await c.json('GET', '/api/calls')).calls.find((x: any) => x.line === 'line1'), 'kept call listed');
+  assert.equal(kept.keptBy, 'button');
+});
+
+test('appliance end to end: the dashboard simulation panel presses the sim board (auth and CSRF required)', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'rv-board-sim-'));
+  const app = await startAppliance(join(dir, 'data'));
+  t.after(async () => { await app.stop(); await rm(dir, { recursive: true, force: true }); });
+  const stranger = new Client(app.url);
+  await stranger.state();
+  assert.equal((await stranger.request('POST', '/api/sim/board/press', { line: 'line1', kind: 'short' })).status, 401);
+  const c = new Client(app.url);
+  const s0 = await c.state();
+  assert.equal(s0.simBoard, true);
+  await c.json('POST', '/api/setup', { username: 'admin', passphrase: PASS });
+  await c.state();
+  // A forged request: the session cookie without the page's CSRF token.
+  const token = (c as unknown as { csrf: string }).csrf;
+  (c as unknown as { csrf: string }).csrf = 'forged';
+  const noCsrf = await c.request('POST', '/api/sim/board/press', { line: 'line1', kind: 'short' });
+  (c as unknown as { csrf: string }).csrf = token;
+  assert.equal(noCsrf.status, 403);
+  const bad = await c.request('POST', '/api/sim/board/press', { line: 'line1', kind: 'medium' });
+  assert.equal(bad.status, 400);
+  const unknown = await c.request('POST', '/api/sim/board/press', { line: 'line9', kind: 'short' });
+  assert.equal(unknown.status, 404);
+  assert.match((await unknown.json()).error.message, /no line "line9"/);
+
+  await c.json('POST', '/api/sim/lines/line1/call', { durationSec: 300 });
+  await c.until(async () => (await c.json('GET', '/api/lines')).lines.find((l: any) => l.id === 'line1' && l.led === 'buffering'), 'LED buffering');
+  await c.json('POST', '/api/sim/board/press', { line: 'line1', kind: 'short' });
+  await c.until(async () => (await c.json('GET', '/api/lines')).lines.find((l: any) => l.id === 'line1' && l.led === 'keeping' && l.state === 'keeping'), 'LED keeping');
+  await c.json('POST', '/api/sim/board/press', { line: 'line1', kind: 'long' });
+  await c.until(async () => (await c.json('GET', '/api/lines')).lines.find((l: any) => l.id === 'line1' && l.led === 'private'), 'LED private');
+  await c.json('POST', '/api/sim/board/plug', { plugged: false });
+  await c.until(async () => (await c.state()).health.issues.find((i: any) => i.code === 'RV_ERR_BOARD_DISCONNECTED'), 'unplugged sim board shows as a fault');
+  const off = await c.request('POST', '/api/sim/board/press', { line: 'line1', kind: 'short' });
+  assert.equal(off.status, 409);
+  await c.json('POST', '/api/sim/board/plug', { plugged: true });
+  await c.until(async () => (await c.state()).health.ok, 'health ok after plugging back in');
+  const entry = await c.until(async () => (await c.json('GET', '/api/audit')).entries.find((e: any) => e.action === 'call.private'), 'the private press audited');
+  assert.equal(entry.actor, 'button');
+  assert.deepEqual(entry.detail, { line: 'line1' });
+});
