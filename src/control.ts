@@ -7,7 +7,9 @@ import type { Box } from './box.ts';
 export type ControlRequest =
   | { cmd: 'status' }
   | { cmd: 'unlock'; secret: string; actor: string }
-  | { cmd: 'setup'; username: string; passphrase: string };
+  | { cmd: 'setup'; username: string; passphrase: string }
+  /** the CLI export records itself in the running box's audit log, so the hash chain has one writer */
+  | { cmd: 'audit'; actor: string; action: 'export.cli'; detail?: Record<string, unknown> };
 
 export type ControlReply = { ok: true; [k: string]: unknown } | { ok: false; code: string; message: string };
 
@@ -42,6 +44,11 @@ async function handle(box: Box, line: string): Promise<ControlReply> {
       case 'setup': {
         const r = await box.setup(String(req.username), String(req.passphrase), 'cli');
         return { ok: true, recoveryKey: r.recoveryKey };
+      }
+      case 'audit': {
+        if (req.action !== 'export.cli') return { ok: false, code: 'RV_ERR_BAD_REQUEST', message: 'Only a CLI export can be recorded this way.' };
+        const e = await box.audit.append({ actor: `cli:${String(req.actor).slice(0, 64)}`, action: req.action, ...(req.detail ? { detail: req.detail } : {}) });
+        return { ok: true, seq: e.seq };
       }
       default:
         return { ok: false, code: 'RV_ERR_BAD_REQUEST', message: 'Unknown command.' };

@@ -11,6 +11,7 @@ import { SettingsStore } from '../config/settings.ts';
 import { AuditLog } from '../audit/audit.ts';
 import { firstRunSetup } from '../setup.ts';
 import { isRvError, RvError } from '../errors.ts';
+import { EXPORT_HELP, exportCli } from './export.ts';
 
 const HELP = `usage: ringvault <command> [--data DIR | --config FILE]
 
@@ -19,6 +20,7 @@ commands:
   init           first-run setup in this terminal: admin passphrase, recovery key
   unlock         unlock the vault of the running box (passphrase or recovery key)
   verify-audit   check the audit log's hash chain; names the first edited, removed or reordered entry
+${EXPORT_HELP}
   help           this text`;
 
 async function dataDirOf(values: { data?: string; config?: string }): Promise<string> {
@@ -101,6 +103,7 @@ export async function cli(argv: string[]): Promise<number> {
     await main(rest);
     return -1;
   }
+  if (cmd === 'export' || cmd === 'verify-export') return exportCli(cmd, rest);
   const { values } = parseArgs({ args: rest, options: { data: { type: 'string' }, config: { type: 'string' } }, strict: true });
   const dataDir = await dataDirOf(values);
   switch (cmd) {

@@ -1,0 +1,114 @@
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import { FORMAT, MANIFEST, SIGNATURE, boxIdOf, verifySignature, type Manifest } from './manifest.ts';
+import { ZipFormatError, entryData, readZipDirectory, type ZipEntry } from './zipread.ts';
+
+export interface VerifyProblem { file?: string; kind: 'altered' | 'missing' | 'extra' | 'signature' | 'manifest' | 'zip' | 'other-box'; message: string }
+
+export interface VerifyResult {
+  ok: boolean;
+  file: string;
+  boxId?: string;
+  request?: string;
+  calls?: number;
+  /** files the manifest lists that were found intact */
+  filesOk: number;
+  /** set when the check ran with this box's key: whether the bundle was signed by this box */
+  signedByThisBox?: boolean;
+  problems: VerifyProblem[];
+}
+
+const MAX_MANIFEST = 16 << 20;
+
+async function readEntry(fh: Awaited<ReturnType<typeof open>>, e: ZipEntry, max: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const b of entryData(fh, e)) {
+    n += b.length;
+    if (n > max) throw new ZipFormatError(`${e.name} is larger than ${max} bytes`);
+    parts.push(b);
+  }
+  return Buffer.concat(parts);
+}
+
+function parseManifest(bytes: Buffer): Manifest | string {
+  let m: unknown;
+  try { m = JSON.parse(bytes.toString('utf8')); } catch { return 'manifest.json is not JSON'; }
+  const x = m as Manifest;
+  if (typeof m !== 'object' || m === null || x.format !== FORMAT) return `manifest.json is not a ${FORMAT} manifest`;
+  if (!x.signing || typeof x.signing.publicKey !== 'string' || !Array.isArray(x.files)) return 'manifest.json lacks the signing key or the file list';
+  for (const f of x.files) {
+    if (typeof f?.name !== 'string' || typeof f.sha256 !== 'string' || typeof f.bytes !== 'number') return 'manifest.json has a malformed file entry';
+  }
+  return x;
+}
+
+/**
+ * Checks an export bundle: the zip structure, the manifest signature, and every file's SHA-256.
+ * Names each altered, missing or extra file. With `boxPublicKey` it also says whether this box signed it.
+ */
+export async function verifyExport(path: string, opts: { boxPublicKey?: Uint8Array } = {}): Promise<VerifyResult> {
+  const r: VerifyResult = { ok: false, file: path, filesOk: 0, problems: [] };
+  let fh: Awaited<ReturnType<typeof open>>;
+  try {
+    fh = await open(path, 'r');
+  } catch (e) {
+    r.problems.push({ kind: 'zip', message: `cannot open ${path}: ${(e as Error).message}` });
+    return r;
+  }
+  try {
+    const entries = await readZipDirectory(fh);
+    const byName = new Map<string, ZipEntry>();
+    for (const e of entries) {
+      if (byName.has(e.name)) r.problems.push({ file: e.name, kind: 'extra', message: `${e.name} appears twice in the zip` });
+      byName.set(e.name, e);
+    }
+    const me = byName.get(MANIFEST);
+    const se = byName.get(SIGNATURE);
+    if (!me) { r.problems.push({ file: MANIFEST, kind: 'missing', message: 'manifest.json is missing, so nothing can be checked' }); return r; }
+    if (!se) r.problems.push({ file: SIGNATURE, kind: 'missing', message: 'manifest.sig (the signature) is missing' });
+    const manifestBytes = await readEntry(fh, me, MAX_MANIFEST);
+    const parsed = parseManifest(manifestBytes);
+    if (typeof parsed === 'string') { r.problems.push({ file: MANIFEST, kind: 'manifest', message: parsed }); return r; }
+    const m = parsed;
+    r.boxId = m.boxId;
+    r.request = m.request;
+    r.calls = m.calls;
+    const key = Buffer.from(m.signing.publicKey, 'base64');
+    if (se) {
+      const sig = await readEntry(fh, se, 1024);
+      if (!verifySignature(manifestBytes, sig, key)) r.problems.push({ file: MANIFEST, kind: 'signature', message: 'the signature does not match manifest.json: the manifest or its signature was altered' });
+    }
+    if (boxIdOf(key) !== m.boxId) r.problems.push({ file: MANIFEST, kind: 'manifest', message: `the box id ${m.boxId} does not belong to the key in the manifest` });
+    if (opts.boxPublicKey) {
+      r.signedByThisBox = Buffer.from(opts.boxPublicKey).equals(key);
+      if (!r.signedByThisBox) r.problems.push({ kind: 'other-box', message: `signed by box ${m.boxId}, not by this box (${boxIdOf(opts.boxPublicKey)})` });
+    }
+    const listed = new Set<string>();
+    for (const f of m.files) {
+      listed.add(f.name);
+      const e = byName.get(f.name);
+      if (!e) { r.problems.push({ file: f.name, kind: 'missing', message: `${f.name} is listed in the manifest but not in the zip` }); continue; }
+      const hash = createHash('sha256');
+      let bytes = 0;
+      try {
+        for await (const b of entryData(fh, e)) { hash.update(b); bytes += b.length; }
+      } catch (err) {
+        r.problems.push({ file: f.name, kind: 'altered', message: `${f.name} cannot be read: ${(err as Error).message}` });
+        continue;
+      }
+      if (bytes !== f.bytes || hash.digest('hex') !== f.sha256) r.problems.push({ file: f.name, kind: 'altered', message: `${f.name} was altered: its content does not match the signed SHA-256` });
+      else r.filesOk++;
+    }
+    for (const name of byName.keys()) {
+      if (!listed.has(name) && name !== MANIFEST && name !== SIGNATURE) r.problems.push({ file: name, kind: 'extra', message: `${name} is in the zip but not in the signed manifest (added afterwards)` });
+    }
+  } catch (e) {
+    if (!(e instanceof ZipFormatError)) throw e;
+    r.problems.push({ kind: 'zip', message: `the zip is damaged: ${e.message}` });
+  } finally {
+    await fh.close();
+  }
+  r.ok = r.problems.length === 0;
+  return r;
+}
