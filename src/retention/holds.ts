@@ -197,12 +197,8 @@ export class HoldStore {
         if (!this.d.vault.unlocked) fail('RV_ERR_VAULT_LOCKED', 'Numbers are encrypted; unlock the vault to put a number on hold.', 423);
         const number = typeof x.number === 'string' ? x.number.trim() : '';
         if (!/^\+?[0-9][0-9 ()-]{2,30}$/.test(number) || number.replace(/\D/g, '').length < 3) fail('RV_ERR_BAD_HOLD', `"${number}" is not a phone number; give it as +31…, 0… or 00…, digits only.`, 422);
-        const want = normalizeNumber(number);
-        covered = this.d.archive.list().filter((c) => {
-          const p = this.d.partiesOf(c.id);
-          return !!p && [p.caller, p.called].some((n) => !!n && normalizeNumber(n) === want);
-        });
-        secret = { number: want, reason, caseRef };
+        covered = [];
+        secret = { number: normalizeNumber(number), reason, caseRef };
       } else {
         return fail('RV_ERR_BAD_HOLD', 'A hold is on a "call" or on a "number".', 422);
       }
@@ -210,9 +206,13 @@ export class HoldStore {
       // The hold is durable before any header names it, so a header never carries an id the file lacks.
       this.file.holds.push(rec);
       await this.save();
-      if (secret.number) this.numberIndex.set(id, this.mac(secret.number));
+      let calls = covered.length;
       for (const c of covered) await this.addToCall(this.d.archive.get(c.id) ?? c, id);
-      await this.d.audit.append({ actor, action: 'hold.place', target: id, detail: { kind: x.kind, ...(rec.callId ? { call: rec.callId } : {}), calls: covered.length } });
+      if (secret.number) {
+        this.numberIndex.set(id, this.mac(secret.number));
+        calls = (await this.applyIndex()).filter((a) => a.id === id).length;
+      }
+      await this.d.audit.append({ actor, action: 'hold.place', target: id, detail: { kind: x.kind, ...(rec.callId ? { call: rec.callId } : {}), calls } });
       return this.view(rec);
     });
   }
@@ -279,30 +279,42 @@ export class HoldStore {
   async sweep(): Promise<{ applied: number }> {
     return this.serial(async () => {
       const active = this.activeNumberHolds();
-      const want = new Map<string, string>();
       for (const h of active) {
         const s = await this.unseal(h);
-        if (s.number) { want.set(h.id, normalizeNumber(s.number)); this.numberIndex.set(h.id, this.mac(s.number)); }
+        if (s.number) this.numberIndex.set(h.id, this.mac(s.number));
       }
       if (active.length === 0) {
         for (const c of this.d.archive.list()) this.checked.add(c.id);
         return { applied: 0 };
       }
-      let applied = 0;
-      const sweptAt = Date.now();
-      for (const c of this.d.archive.list()) {
-        const p = this.d.partiesOf(c.id);
-        if (!p) continue;
-        const nums = [p.caller, p.called].filter((n): n is string => !!n).map(normalizeNumber);
-        const ids = [...want].filter(([, n]) => nums.includes(n)).map(([id]) => id).filter((id) => !c.holds.includes(id));
-        if (ids.length) { await this.d.archive.updateHeader(c.id, { holds: [...c.holds, ...ids] }); applied += ids.length; }
-        this.checked.add(c.id);
-      }
-      this.file.sweptAt = sweptAt;
-      await this.save();
+      const applied = (await this.applyIndex()).length;
       if (applied) await this.d.audit.append({ actor: 'box', action: 'hold.apply', detail: { by: 'unlock sweep', calls: applied } });
       return { applied };
     });
+  }
+
+  /**
+   * Matches every call in the archive (parties from the unlocked catalog) against every indexed number hold and
+   * adds what is missing. When the index is complete, every call kept so far is checked: sweptAt moves on.
+   */
+  private async applyIndex(): Promise<{ id: string; call: string }[]> {
+    const complete = this.canMatch();
+    const startedAt = Date.now();
+    const added: { id: string; call: string }[] = [];
+    for (const listed of this.d.archive.list()) {
+      const p = this.d.partiesOf(listed.id);
+      if (!p) continue;
+      const c = this.d.archive.get(listed.id) ?? listed;
+      const ids = this.matching(p).filter((id) => !c.holds.includes(id));
+      if (ids.length) await this.d.archive.updateHeader(c.id, { holds: [...c.holds, ...ids] });
+      for (const id of ids) added.push({ id, call: c.id });
+      if (complete) this.checked.add(c.id);
+    }
+    if (complete) {
+      this.file.sweptAt = startedAt;
+      await this.save();
+    }
+    return added;
   }
 
   /** A call just landed in the archive: put every number hold matching its live parties on it. */
