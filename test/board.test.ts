@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Box } from '../src/box.ts';
 import { parseConfig } from '../src/config/load.ts';
@@ -329,4 +330,122 @@ test('appliance end to end: the dashboard simulation panel presses the sim board
   const entry = await c.until(async () => (await c.json('GET', '/api/audit')).entries.find((e: any) => e.action === 'call.private'), 'the private press audited');
   assert.equal(entry.actor, 'button');
   assert.deepEqual(entry.detail, { line: 'line1' });
+});
+
+test('serial driver: a board that stops answering PING is a fault; it recovers when it answers again', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'rv-pty-'));
+  const pty = new PtyPair(dir);
+  await pty.start();
+  const sim = await BoardSim.open(pty.board);
+  const log = memoryLog();
+  const board = new SerialBoard({ path: pty.box, lines: () => ['line1', 'line2'], longPressMs: () => 1800, log, heartbeatMs: 100, silenceMs: 500, backoff: { minMs: 100, maxMs: 400 } });
+  const events: string[] = [];
+  board.on('fault', (f) => events.push(`fault ${f.code}`));
+  board.on('recovered', () => events.push('recovered'));
+  t.after(async () => { await board.stop(); await sim.close(); await pty.stop(); await rm(dir, { recursive: true, force: true }); });
+  await board.start();
+  await until(() => board.connected, 'connected');
+  assert.equal(events.length, 0, 'a board that answers at once is no fault');
+  await until(() => sim.longMs === 1800, 'LONGMS sent after HELLO');
+  assert.equal(board.hello?.fields.fw, 'test');
+  board.setLed('line2', 'keeping');
+  await until(() => sim.leds.get(2) === 'KEEPING', 'LED 2 set');
+  const before = sim.rx.length;
+  board.setLed('line2', 'keeping');
+  board.setLed('line9', 'fault');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.ok(!sim.rx.slice(before).some((x) => x.line.startsWith('LED')), 'only changes are sent; unknown lines are not');
+  sim.mute = true;
+  await until(() => events.includes('fault RV_ERR_BOARD_SILENT'), 'silence fault');
+  assert.equal(board.connected, false);
+  assert.ok(log.warnings.some((w) => /stopped answering/.test(w)));
+  sim.mute = false;
+  await until(() => events.at(-1) === 'recovered', 'recovered after the board answers again', 10_000);
+  await until(() => sim.leds.get(2) === 'KEEPING', 'LED state resent after the new HELLO');
+});
+
+test('serial driver: a board with another protocol version is refused with a clear fault', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'rv-pty-'));
+  const pty = new PtyPair(dir);
+  await pty.start();
+  const sim = await BoardSim.open(pty.board, { version: 2 });
+  const board = new SerialBoard({ path: pty.box, lines: () => ['line1'], longPressMs: () => 1000, log: silentLog, backoff: { minMs: 100, maxMs: 200 } });
+  const faults: { code: string; message: string }[] = [];
+  board.on('fault', (f) => faults.push(f));
+  board.on('press', () => assert.fail('a refused board must not press'));
+  t.after(async () => { await board.stop(); await sim.close(); await pty.stop(); await rm(dir, { recursive: true, force: true }); });
+  await board.start();
+  await until(() => faults.length > 0, 'version fault');
+  assert.equal(faults[0]!.code, 'RV_ERR_BOARD_VERSION');
+  assert.match(faults[0]!.message, /version 2, this box version 1; update the board firmware/);
+  sim.press(1, 'SHORT');
+  await new Promise((r) => setTimeout(r, 400));
+  assert.equal(board.connected, false);
+});
+
+test('serial driver: no board plugged in is a fault that says what to do, never a crash', async (t) => {
+  for (const [path, code, text] of [
+    ['', 'RV_ERR_BOARD_NOT_FOUND', /No ringvault control board found .*set board.serialPath/],
+    ['/dev/serial/by-id/usb-nothing-here', 'RV_ERR_BOARD_GONE', /There is no control board at \/dev\/serial\/by-id\/usb-nothing-here/],
+  ] as const) {
+    const board = new SerialBoard({ path, lines: () => ['line1'], longPressMs: () => 1000, log: silentLog, backoff: { minMs: 50, maxMs: 100 } });
+    t.after(() => board.stop());
+    const fault = new Promise<{ code: string; message: string }>((res) => board.once('fault', res));
+    await board.start();
+    const f = await fault;
+    assert.equal(f.code, code);
+    assert.match(f.message, text);
+    assert.equal(board.connected, false);
+  }
+});
+
+test('gpio driver against the real libgpiod tools: this sandbox has no GPIO chip (and no gpio-sim), so it reports a fault and retries', async (t) => {
+  // gpio-sim needs configfs and the kernel module; neither exists here, so edges cannot be injected.
+  // The gpiomon line parsing and the debouncer are table-tested in board-protocol.test.ts.
+  const pins = { chip: 'gpiochip0', buttons: [17, 27], leds: [22, 23], sense: [24], activeLow: true, debounceMs: 30 };
+  const board = new GpioBoard({ pins, lines: () => ['line1', 'line2'], longPressMs: () => 1000, log: silentLog, backoff: { minMs: 50, maxMs: 100 } });
+  t.after(() => board.stop());
+  const fault = new Promise<{ code: string; message: string }>((res) => board.once('fault', res));
+  await board.start();
+  const f = await fault;
+  assert.equal(f.code, 'RV_ERR_BOARD_GPIO');
+  assert.match(f.message, /Cannot read GPIO gpiochip0 \(gpioget: error reading GPIO values: No such file or directory\); check board.gpio.chip/);
+  board.setLed('line1', 'keeping');
+  board.setLed('line1', 'ack');
+  assert.equal(board.connected, false);
+
+  const missing = new GpioBoard({ pins, lines: () => ['line1'], longPressMs: () => 1000, log: silentLog, tools: { gpiomon: '/nonexistent/gpiomon', gpioget: '/nonexistent/gpioget', gpioset: '/nonexistent/gpioset' } });
+  t.after(() => missing.stop());
+  const f2 = await new Promise<{ code: string; message: string }>((res) => { missing.once('fault', res); void missing.start(); });
+  assert.match(f2.message, /install the Debian package gpiod/);
+});
+
+test('beep: a call starting to be kept plays a 1 kHz beep through aplay (ALSA file plugin, measured with sox)', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'rv-beep-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const out = join(dir, 'beep.raw');
+  const box = await openBox(t, { driver: 'sim', beep: true, beepDevice: `file:'${out}',raw` }, silentLog);
+  await box.setup('admin', PASS);
+  const beeped = new Promise<{ ok: boolean }>((res) => box.boardController!.once('beep', res));
+  box.sim!.placeCall('line1', { durationSec: 60 });
+  await until(() => box.recorder.status()[0]!.call, 'call live');
+  (box.board as SimBoard).press('line1', 'short');
+  assert.equal((await beeped).ok, true);
+  // sox prints `stat` on stderr.
+  const sox = spawnSync('sox', ['-t', 'raw', '-r', '8000', '-e', 'signed', '-b', '16', '-c', '1', out, '-n', 'stat'], { encoding: 'utf8' });
+  const freq = Number(/Rough\s+frequency:\s+(\d+)/.exec(sox.stderr)?.[1]);
+  const len = Number(/Length \(seconds\):\s+([\d.]+)/.exec(sox.stderr)?.[1]);
+  assert.ok(Math.abs(freq - 1000) < 60, `beep frequency ${freq} Hz: ${sox.stderr}`);
+  // ALSA pads the last period with silence.
+  assert.ok(len >= 0.32 && len < 0.5, `beep length ${len} s`);
+
+  // A device that does not exist: the keep still works, the beep reports failure.
+  const box2 = await openBox(t, { driver: 'sim', beep: true, beepDevice: 'hw:CARD=NoSuchCard' }, silentLog);
+  await box2.setup('admin', PASS);
+  const failed = new Promise<{ ok: boolean }>((res) => box2.boardController!.once('beep', res));
+  box2.sim!.placeCall('line1', { durationSec: 60 });
+  await until(() => box2.recorder.status()[0]!.call, 'call live');
+  (box2.board as SimBoard).press('line1', 'short');
+  assert.equal((await failed).ok, false);
+  await until(() => box2.recorder.status()[0]!.state === 'keeping', 'kept without a beep');
 });
