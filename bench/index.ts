@@ -1,6 +1,7 @@
 import { benchPipeline } from './pipeline.ts';
 import { benchRing } from './ring.ts';
 import { benchDsp } from './dsp.ts';
+import { benchBoard } from './board.ts';
 
 // One run prints every figure, each beside its peer (raw crypto) so the ratio is measured, not remembered.
 console.log(`ringvault bench — node ${process.version}, ${process.arch}`);
@@ -8,3 +9,4 @@ await benchPipeline();
 console.log('');
 await benchRing();
 await benchDsp();
+await benchBoard();
