@@ -120,7 +120,7 @@ function renderBanners() {
     );
   }
   if (st.clockSynced === false) {
-    bannersEl.append(h('div', { class: 'banner banner-info', role: 'status', testid: 'clock-banner' }, t('banner.clock')));
+    bannersEl.append(h('div', { class: 'banner banner-info', role: 'status', testid: 'clock-banner' }, h('span', { class: 'banner-text' }, t('banner.clock'), ' ', t('banner.clockHelp'))));
   }
   if (ctx.liveLost) {
     bannersEl.append(h('div', { class: 'banner banner-info', role: 'status', testid: 'offline-banner' }, t('banner.offline')));

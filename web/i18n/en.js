@@ -29,6 +29,7 @@ export default {
   'banner.locked': 'The vault is locked. Calls are still recorded, but kept calls cannot be played or searched by number.',
   'banner.unlock': 'Unlock the vault',
   'banner.clock': 'The clock is not synchronised yet. Calls recorded now are marked as such.',
+  'banner.clockHelp': 'The box sets its clock from the internet (NTP): check its network connection. Until then no recording is deleted by retention.',
   'banner.offline': 'Live updates interrupted, reconnecting…',
 
   'common.cancel': 'Cancel',
@@ -136,6 +137,7 @@ export default {
   'calls.hiddenNumbers': 'Numbers are hidden while the vault is locked.',
   'calls.unsynced': 'Clock not synchronised',
   'calls.unsyncedShort': 'clock?',
+  'calls.unsyncedHint': 'Recorded before the box\'s clock was synchronised: the date and time may be wrong, so retention leaves this call for you to review.',
   'calls.restricted': 'Restricted',
 
   'col.date': 'Date and time',
@@ -177,6 +179,7 @@ export default {
   'call.clock': 'Clock',
   'call.clockSynced': 'Synchronised',
   'call.clockUnsynced': 'Not synchronised when recorded: times may be off',
+  'call.clockUnsyncedHelp': 'The box had not yet set its clock from the internet when this call was recorded (for example just after a power cut). The date and time above may be wrong; compare them with your phone system. Retention never deletes this call by itself.',
   'call.restricted': 'Restricted access',
   'call.listen': 'Listen',
   'call.download': 'Download (WAV)',

@@ -29,6 +29,7 @@ export default {
   'banner.locked': 'De kluis is vergrendeld. Er wordt gewoon opgenomen, maar bewaarde gesprekken kunnen niet worden afgespeeld of op nummer worden gezocht.',
   'banner.unlock': 'Kluis ontgrendelen',
   'banner.clock': 'De klok is nog niet gesynchroniseerd. Gesprekken die nu worden opgenomen, worden daarom gemarkeerd.',
+  'banner.clockHelp': 'Het kastje zet zijn klok gelijk via internet (NTP): controleer de netwerkverbinding. Tot dan verwijdert de bewaartermijn geen opnamen.',
   'banner.offline': 'Live-updates onderbroken, opnieuw verbinden…',
 
   'common.cancel': 'Annuleren',
@@ -136,6 +137,7 @@ export default {
   'calls.hiddenNumbers': 'Nummers zijn verborgen zolang de kluis vergrendeld is.',
   'calls.unsynced': 'Klok niet gesynchroniseerd',
   'calls.unsyncedShort': 'klok?',
+  'calls.unsyncedHint': 'Opgenomen voordat de klok van het kastje gelijk stond: datum en tijd kunnen afwijken, dus de bewaartermijn laat dit gesprek over aan uw beoordeling.',
   'calls.restricted': 'Beperkt',
 
   'col.date': 'Datum en tijd',
@@ -177,6 +179,7 @@ export default {
   'call.clock': 'Klok',
   'call.clockSynced': 'Gesynchroniseerd',
   'call.clockUnsynced': 'Niet gesynchroniseerd tijdens de opname: tijden kunnen afwijken',
+  'call.clockUnsyncedHelp': 'Het kastje had zijn klok nog niet via internet gelijkgezet toen dit gesprek werd opgenomen (bijvoorbeeld vlak na een stroomstoring). Datum en tijd hierboven kunnen afwijken; vergelijk ze met uw telefooncentrale. De bewaartermijn verwijdert dit gesprek nooit vanzelf.',
   'call.restricted': 'Beperkte toegang',
   'call.listen': 'Beluisteren',
   'call.download': 'Downloaden (WAV)',

@@ -50,7 +50,9 @@ export default function callView({ id }) {
       row('call.channels', fmtNumber(call.channels)),
       row('call.purposes', purposesText(call.purposes)),
       row('call.keptBy', keptByText(call.keptBy)),
-      row('call.clock', call.clockSynced === false ? h('span', { class: 'badge badge-warn' }, t('call.clockUnsynced')) : t('call.clockSynced')),
+      row('call.clock', call.clockSynced === false
+        ? [h('span', { class: 'badge badge-warn', title: t('calls.unsyncedHint'), testid: 'call-unsynced' }, t('call.clockUnsynced')), h('p', { class: 'hint', testid: 'call-unsynced-help' }, t('call.clockUnsyncedHelp'))]
+        : t('call.clockSynced')),
       call.restricted ? row('call.restricted', t('common.yes')) : null,
     );
     meta.dataset.durationMs = String(call.durationMs);

@@ -17,5 +17,5 @@ export function numbersText(call) {
 }
 
 export function unsyncedBadge() {
-  return h('span', { class: 'badge badge-warn', title: t('calls.unsynced'), testid: 'unsynced' }, t('calls.unsynced'));
+  return h('span', { class: 'badge badge-warn', title: t('calls.unsyncedHint'), testid: 'unsynced' }, t('calls.unsynced'));
 }
