@@ -13,6 +13,9 @@ import callView from './views/call.js';
 import settingsView from './views/settings.js';
 import usersView from './views/users.js';
 import auditView from './views/audit.js';
+import privacyView from './views/privacy.js';
+import myCallsView from './views/mycalls.js';
+import policyView from './views/policy.js';
 
 const ALL = ['admin', 'manager', 'reviewer', 'staff'];
 const ROUTES = {
@@ -24,8 +27,12 @@ const ROUTES = {
   settings: { view: settingsView, roles: ['admin'], nav: 'nav.settings' },
   users: { view: usersView, roles: ['admin'], nav: 'nav.users' },
   audit: { view: auditView, roles: ['admin'], nav: 'nav.audit' },
+  privacy: { view: privacyView, roles: ['admin', 'manager'], nav: 'nav.privacy' },
+  mycalls: { view: myCallsView, roles: ALL, nav: 'nav.mycalls' },
+  policy: { view: policyView, roles: ALL, nav: 'nav.policy' },
 };
 const NAV = ['dashboard', 'calls', 'settings', 'users', 'audit'];
+NAV.push('privacy', 'mycalls', 'policy');
 
 const headerEl = document.getElementById('app-header');
 const bannersEl = document.getElementById('banners');

@@ -1,7 +1,8 @@
 // One kept call: metadata, integrity badge, player, download, delete.
 import { t, fmtDateTime, fmtDuration, fmtNumber } from '../i18n.js';
 import { h, confirmDialog, busy, toast } from '../dom.js';
-import { get, del, ApiError } from '../api.js';
+import { get, del, post, ApiError } from '../api.js';
+import { holdBox } from './hold-box.js';
 import { ctx } from '../ctx.js';
 import { purposesText, keptByText, directionText } from './format.js';
 
@@ -54,6 +55,7 @@ export default function callView({ id }) {
         ? [h('span', { class: 'badge badge-warn', title: t('calls.unsyncedHint'), testid: 'call-unsynced' }, t('call.clockUnsynced')), h('p', { class: 'hint', testid: 'call-unsynced-help' }, t('call.clockUnsyncedHelp'))]
         : t('call.clockSynced')),
       call.restricted ? row('call.restricted', t('common.yes')) : null,
+      call.holds && call.holds.length ? row('call.holdTitle', h('span', { class: 'badge badge-warn' }, t('call.held', { ids: call.holds.join(', ') })), 'call-held') : null,
     );
     meta.dataset.durationMs = String(call.durationMs);
 
@@ -88,7 +90,8 @@ export default function callView({ id }) {
       });
       danger = h('div', { class: 'danger-zone' }, delBtn);
     }
-    body.replaceChildren(verified, meta, listen, danger);
+    const hold = ctx.can(DELETE_ROLES) ? holdBox(call, post, () => ctx.rerender()) : null;
+    body.replaceChildren(verified, meta, listen, hold, danger);
   })();
 
   return {
