@@ -77,7 +77,14 @@ export async function main(argv: string[]): Promise<void> {
   }
   const clock = systemClock({ assumeSynced: onlySim, mode: clockMode });
   const notifier = createNotifier({ log });
-  const tls = config.http.tls ? await readTls(config.http.tls) : undefined;
+  let tls: { cert: Buffer; key: Buffer } | undefined;
+  try {
+    tls = config.http.tls ? await readTls(config.http.tls) : undefined;
+  } catch (e) {
+    // Exit 2 like any config error: systemd does not restart a box whose config must be fixed first.
+    console.error(`ringvault: ${(e as Error).message}`);
+    process.exit(2);
+  }
   const box = await Box.open({ config, log, clock, speechDir: join(ROOT, 'assets', 'speech') });
   const app = await buildApp(box, { webDir: join(ROOT, 'web'), tls: !!tls, ...(tls ? { https: tls } : {}), loginsPerMinute: config.http.loginsPerMinute, sessionHours: config.http.sessionHours, version: VERSION });
   const control = await serveControl(box, dataPaths(config.dataDir).socket);

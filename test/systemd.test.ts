@@ -88,6 +88,7 @@ test('the unit: notify with watchdog, restart on failure, own user and groups, s
   assert.equal(one('NotifyAccess'), 'all');
   assert.match(one('WatchdogSec') ?? '', /^\d+s$/);
   assert.equal(one('Restart'), 'on-failure');
+  assert.equal(one('RestartPreventExitStatus'), '2', 'a config error (exit 2) is not restarted in a loop');
   assert.equal(one('User'), 'ringvault');
   assert.deepEqual(one('SupplementaryGroups')?.split(' ').sort(), ['audio', 'dialout', 'gpio']);
   assert.equal(one('StateDirectory'), 'ringvault');

@@ -124,7 +124,7 @@ test('TLS: a missing or mismatched key stops the start with a message naming the
     let err = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
     const code = await new Promise<number | null>((r) => child.once('exit', r));
-    assert.notEqual(code, 0);
+    assert.equal(code, 2, "a config error: systemd must not restart-loop");
     assert.match(err, expected);
     assert.doesNotMatch(err, /\n\s+at /, 'a message, not a stack trace');
   }
