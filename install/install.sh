@@ -119,8 +119,10 @@ fs install -d -m 0755 "$(R /opt)"
 fs rm -rf "$(R "$APP.new")"
 fs install -d -m 0755 "$(R "$APP.new")"
 for item in bin src web assets board systemd install docs package.json package-lock.json README.md config.example.json LICENSE; do
-  [ -e "$SRC/$item" ] && fs cp -a "$SRC/$item" "$(R "$APP.new")/"
+  # Not -a: the copy belongs to root, so the user who cloned cannot change what the service runs.
+  if [ -e "$SRC/$item" ]; then fs cp -R --preserve=mode,timestamps "$SRC/$item" "$(R "$APP.new")/"; fi
 done
+fs chmod -R go-w "$(R "$APP.new")"
 fs rm -rf "$(R "$APP.old")"
 if [ -e "$(R "$APP")" ]; then fs mv "$(R "$APP")" "$(R "$APP.old")"; fi
 fs mv "$(R "$APP.new")" "$(R "$APP")"
