@@ -13,6 +13,7 @@ import { lineRoutes } from './routes/lines.ts';
 import { callRoutes } from './routes/calls.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { privacyRoutes } from './routes/privacy.ts';
+import { requestRoutes } from './routes/requests.ts';
 
 export interface AppOptions {
   webDir: string;
@@ -85,6 +86,7 @@ export async function buildApp(box: Box, o: AppOptions): Promise<App> {
   await app.register(callRoutes(ctx));
   await app.register(adminRoutes(ctx));
   await app.register(privacyRoutes(ctx));
+  await app.register(requestRoutes(ctx));
   await app.register(fastifyStatic, { root: o.webDir, prefix: '/', index: 'index.html', cacheControl: false });
   return app;
 }
