@@ -1,7 +1,7 @@
 // Live line cards: state LED, duration, save / private buttons, simulation controls.
 import { t, fmtClock, fmtNumber } from '../i18n.js';
 import { h, clear, toast, confirmDialog, busy, nextId } from '../dom.js';
-import { post, serverNow, ApiError } from '../api.js';
+import { post, get, serverNow, ApiError } from '../api.js';
 import { ctx } from '../ctx.js';
 
 const SIM_ROLES = ['admin', 'manager', 'staff'];
@@ -38,6 +38,8 @@ function makeCard(initial) {
     h('div', null, h('dt', null, t('dash.keepMode')), keepValue),
   );
   const coverage = h('p', { class: 'coverage muted', testid: `coverage-${id}` });
+  // What the LED next to this line's save button shows (issue 5).
+  const ledHint = h('p', { class: 'board-led muted', testid: `led-${id}`, hidden: true });
 
   // A kept call leaves no savable lastEnded behind; show for a minute that it was kept.
   let keptEndedAt = 0;
@@ -98,6 +100,20 @@ function makeCard(initial) {
     simBtns.out = h('button', { type: 'button', class: 'btn btn-small', testid: `sim-out-${id}` }, t('sim.outgoing'));
     simBtns.hangup = h('button', { type: 'button', class: 'btn btn-small', testid: `sim-hangup-${id}` }, t('sim.hangup'));
     simBtns.in.addEventListener('click', () => place('in', simBtns.in));
+    if (ctx.state.simBoard) {
+      // The simulated button box: a short press keeps, a long press makes private.
+      const pressBoard = async (kind, btn) => {
+        try {
+          await busy(btn, () => post('/api/sim/board/press', { line: id, kind }));
+        } catch (e) {
+          toast(e instanceof ApiError ? e.message : String(e), 'error');
+        }
+      };
+      simBtns.boardShort = h('button', { type: 'button', class: 'btn btn-small', testid: `sim-board-short-${id}` }, t('sim.boardShort'));
+      simBtns.boardLong = h('button', { type: 'button', class: 'btn btn-small', testid: `sim-board-long-${id}` }, t('sim.boardLong'));
+      simBtns.boardShort.addEventListener('click', () => pressBoard('short', simBtns.boardShort));
+      simBtns.boardLong.addEventListener('click', () => pressBoard('long', simBtns.boardLong));
+    }
     simBtns.out.addEventListener('click', () => place('out', simBtns.out));
     simBtns.hangup.addEventListener('click', async () => {
       try {
@@ -118,6 +134,7 @@ function makeCard(initial) {
         h('div', { class: 'field' }, h('label', { for: durId }, t('sim.duration')), duration),
       ),
       h('div', { class: 'sim-actions' }, simBtns.in, simBtns.out, simBtns.hangup),
+      simBtns.boardShort ? h('div', { class: 'sim-actions' }, simBtns.boardShort, simBtns.boardLong) : null,
     );
   }
 
@@ -129,6 +146,7 @@ function makeCard(initial) {
     facts,
     h('div', { class: 'line-actions' }, saveBtn, privBtn),
     coverage,
+    ledHint,
     sim,
   );
   title.id = `line-title-${id}`;
@@ -149,6 +167,9 @@ function makeCard(initial) {
     durValue.textContent = line.call ? fmtClock(now - line.call.startedAt) : t('common.none');
     keepValue.textContent = keepLabel(line);
     coverage.textContent = t('dash.coverage', { minutes: fmtNumber(line.coverageMinutes ?? 0, { maximumFractionDigits: 1 }) });
+    ledHint.hidden = !line.led;
+    ledHint.textContent = line.led ? t('led.label', { state: t(`led.${line.led}`) }) : '';
+    if (line.led) el.dataset.led = line.led;
 
     const ended = line.lastEnded && line.lastEnded.savableUntil > now ? line.lastEnded : null;
     const endedKept = (ended && ctx.keptRefs.has(ended.ref)) || (!ended && keptEndedAt > 0 && now - keptEndedAt < KEPT_NOTICE_MS);
@@ -189,10 +210,55 @@ function makeCard(initial) {
 export default function dashboardView() {
   const grid = h('div', { class: 'line-grid', testid: 'lines' });
   const status = h('p', { class: 'muted' }, t('app.loading'));
+  // Box health (issue 5): what stops the box from recording or keeping, and the sim board's plug.
+  const healthList = h('ul', { class: 'health-issues' });
+  const health = h('div', { class: 'card health-panel', role: 'status', testid: 'health', hidden: true }, h('h2', null, t('health.title')), healthList);
+  let plugBtn = null;
+  if (ctx.state && ctx.state.simBoard && ctx.can(['admin', 'manager'])) {
+    plugBtn = h('button', { type: 'button', class: 'btn btn-small', testid: 'sim-board-plug' }, t('sim.boardUnplug'));
+    plugBtn.addEventListener('click', async () => {
+      const plugged = plugBtn.dataset.plugged === 'false';
+      try {
+        await busy(plugBtn, () => post('/api/sim/board/plug', { plugged }));
+      } catch (e) {
+        toast(e instanceof ApiError ? e.message : String(e), 'error');
+      }
+      void pollHealth();
+    });
+  }
+  function showHealth(report) {
+    if (!report) return;
+    clear(healthList);
+    for (const i of report.issues || []) {
+      const key = `health.${i.code}`;
+      const text = t(key, { line: i.line ? ctx.lineName(i.line) : '', hours: fmtNumber(report.disk ? report.disk.hoursLeft ?? 0 : 0) });
+      healthList.append(h('li', { 'data-code': i.code, title: i.message }, text === key ? i.message : text));
+    }
+    health.hidden = !(report.issues && report.issues.length);
+    if (plugBtn) {
+      const plugged = !(report.board && report.board.connected === false);
+      plugBtn.dataset.plugged = String(plugged);
+      plugBtn.textContent = t(plugged ? 'sim.boardUnplug' : 'sim.boardPlug');
+    }
+  }
+  let healthBusy = false;
+  async function pollHealth() {
+    if (healthBusy) return;
+    healthBusy = true;
+    try {
+      showHealth((await get('/api/state')).health);
+    } catch {
+      // the live indicator already says when the box cannot be reached
+    } finally {
+      healthBusy = false;
+    }
+  }
   const page = h(
     'section',
     { class: 'page' },
     h('div', { class: 'page-head' }, h('h1', { tabindex: '-1' }, t('dash.title')), h('span', { class: 'live-indicator', testid: 'live' }, h('span', { class: 'live-dot', 'aria-hidden': 'true' }), t('dash.live'))),
+    plugBtn ? h('div', { class: 'sim-actions' }, plugBtn) : null,
+    health,
     status,
     grid,
   );
@@ -222,6 +288,9 @@ export default function dashboardView() {
     status.textContent = t('common.error', { message: e.message });
   });
   const off = ctx.onLines(render);
+  const offHealth = ctx.onLines(() => void pollHealth());
+  void pollHealth();
+  const healthTimer = setInterval(() => void pollHealth(), 5000);
   const timer = setInterval(() => {
     for (const c of cards.values()) c.tick();
   }, 1000);
@@ -230,6 +299,8 @@ export default function dashboardView() {
     title: t('dash.title'),
     destroy() {
       off();
+      offHealth();
+      clearInterval(healthTimer);
       clearInterval(timer);
     },
   };
