@@ -83,7 +83,7 @@ export class RtpStream {
 
   // timeline
   private pos = 0;
-  private anchor?: { ts: number; index: number; arrival: number; n: number };
+  private anchor?: { ts: number; index: number; arrival: number; n: number; ssrc: number };
   private resync = true;
   private event?: { ts: number; event: number; digit: RtpDigit };
 
@@ -247,7 +247,7 @@ export class RtpStream {
         if (Math.abs(arrived - index) > AGREE) index = arrived;
       }
     }
-    this.anchor = { ts: h.p.ts, index, arrival: h.arrival, n };
+    this.anchor = { ts: h.p.ts, index, arrival: h.arrival, n, ssrc: h.p.ssrc };
     this.silence(index - this.pos, out);
     const skip = this.pos - index;
     if (skip >= n) return;
@@ -284,8 +284,10 @@ export class RtpStream {
       return;
     }
     if (this.origin === undefined) this.origin = h.arrival - (te.duration * 1000) / SAMPLE_RATE;
-    let index = this.anchor ? this.anchor.index + ((h.p.ts - this.anchor.ts) | 0) : this.byArrival(h.arrival, te.duration);
-    if (Math.abs(index - this.byArrival(h.arrival, te.duration)) > 10 * SAMPLE_RATE) index = this.byArrival(h.arrival, te.duration);
+    // Placed by timestamp when audio of the same source anchors it, else by arrival.
+    const arrived = this.byArrival(h.arrival, te.duration);
+    let index = this.anchor?.ssrc === h.p.ssrc ? this.anchor.index + ((h.p.ts - this.anchor.ts) | 0) : arrived;
+    if (Math.abs(index - arrived) > TRUST_GAP) index = arrived;
     const d: RtpDigit = { digit, at: Math.round(this.timeOf(Math.max(0, index))), durationMs: (te.duration * 1000) / SAMPLE_RATE, ended: te.end };
     this.event = { ts: h.p.ts, event: te.event, digit: d };
     if (this.digits.length < MAX_DIGITS) this.digits.push(d);
