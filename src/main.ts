@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
 import pino from 'pino';
 import { defaultConfig, loadConfigFile, parseConfig } from './config/load.ts';
@@ -97,11 +97,19 @@ export async function main(argv: string[]): Promise<void> {
   if (redirect) console.log(`ringvault: redirecting http on port ${redirect.port} to https`);
   console.log(`ringvault: data in ${config.dataDir}${(await box.initialized()) ? '' : ' — open the address above to set up the box'}`);
 
-  await notifier.ready(`recording ${config.lines.length} line(s); web UI on ${address}`);
-  // Pinged while the event loop turns and the recorder answers; a hung box is restarted by systemd.
-  const stopWatchdog = notifier.watchdog(() => {
+  const readyStatus = `recording ${config.lines.length} line(s); web UI on ${address}`;
+  await notifier.ready(readyStatus);
+  // Pinged while the event loop turns, the recorder answers and file I/O completes (a stat goes
+  // through the same thread pool as the recorder's writes, so a hung SD card stops the pings).
+  const stopWatchdog = notifier.watchdog(async () => {
     box.recorder.status();
+    await stat(config.dataDir);
     return null;
+  });
+  // `systemctl status ringvault` shows what is wrong with the box, not only that it runs.
+  box.health?.on('change', () => {
+    const issues = box.health?.report().issues ?? [];
+    void notifier.status(issues.length ? `${readyStatus}; ${issues.map((i) => (i.line ? `${i.line}: ` : '') + i.message).join('; ')}` : readyStatus);
   });
 
   let stopping = false;

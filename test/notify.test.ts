@@ -52,6 +52,14 @@ test('the real appliance under NOTIFY_SOCKET: READY=1 with a status, WATCHDOG=1 
   await new Client('').until(async () => count(r.text(), 'WATCHDOG=1') >= 3, 'three watchdog pings', 30_000);
   assert.doesNotMatch(r.text(), /STOPPING=1/);
 
+  // A health change (here: a line's audio source lost) is shown in systemctl status via STATUS=.
+  const c = new Client(box.url);
+  await c.state();
+  await c.json('POST', '/api/setup', { username: 'admin', passphrase: 'correct horse battery staple' });
+  await c.state();
+  await c.json('POST', '/api/sim/lines/line1/fault', { fault: true });
+  await waitFor(r, /STATUS=recording 2 line\(s\); web UI on \S+; line1: [^\n]+/, 'STATUS naming the faulted line');
+
   await box.stop('SIGTERM');
   await waitFor(r, /STOPPING=1/, 'STOPPING=1', 10_000);
   assert.equal(box.child.exitCode, 0, box.stderr());
