@@ -31,6 +31,8 @@ export interface HealthDeps {
   board?: ControlBoard;
   /** seconds between disk and vault checks (default 30) */
   checkSeconds?: number;
+  /** archived audio needed before bytes per hour are measured instead of assumed (default 1 h) */
+  measureAfterMs?: number;
 }
 
 // Stereo 8 kHz 16-bit plus sealing overhead: the rate until the archive has an hour to measure.
@@ -88,7 +90,7 @@ export class Health extends EventEmitter<{ change: [] }> {
       const freeBytes = fs.bavail * fs.bsize;
       const ms = this.d.archivedMs();
       // Measure only once there is an hour of audio; a few short calls give a noisy rate.
-      const measured = ms >= 3_600_000;
+      const measured = ms > 0 && ms >= (this.d.measureAfterMs ?? 3_600_000);
       const bytesPerHour = measured ? (await archiveBytes(this.d.archiveDir)) / (ms / 3_600_000) : NOMINAL_BYTES_PER_HOUR;
       const hoursWanted = this.d.hoursWanted();
       const f = freeSpaceForecast({ freeBytes, bytesPerHour, hoursWanted });
