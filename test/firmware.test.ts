@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { SerialPort, ReadlineParser } from 'serialport';
-import { ROOT } from './helpers/appliance.ts';
+import { writeFile } from 'node:fs/promises';
+import { Client, ROOT, startAppliance } from './helpers/appliance.ts';
 
 const FW = join(ROOT, 'board', 'firmware');
 let out: string;
@@ -24,13 +25,15 @@ class SimBoard {
   readonly pins: { pin: string; value: number; ms: number }[] = [];
   readonly lines: string[] = [];
   private waiters: (() => void)[] = [];
-  private port!: SerialPort;
+  private port?: SerialPort;
+  pty = '';
   private constructor(private readonly child: ChildProcess) {}
 
-  static async start(): Promise<SimBoard> {
+  /** Starts the firmware; `open` = this test talks to it (else the appliance opens the pty). */
+  static async start(open = true): Promise<SimBoard> {
     const child = spawn(join(out, 'harness'), [join(out, 'ringvault-board.elf')], { stdio: ['pipe', 'pipe', 'pipe'] });
     const b = new SimBoard(child);
-    const pty = await new Promise<string>((res, rej) => {
+    b.pty = await new Promise<string>((res, rej) => {
       const timer = setTimeout(() => rej(new Error('harness gave no PTY line in 10 s')), 10_000);
       createInterface({ input: child.stdout! }).on('line', (l) => {
         const m = /^PTY (\S+)$/.exec(l);
@@ -40,10 +43,18 @@ class SimBoard {
       });
       child.once('exit', (code) => rej(new Error(`harness exited with ${code}`)));
     });
-    b.port = new SerialPort({ path: pty, baudRate: 115200, autoOpen: false });
-    await new Promise<void>((res, rej) => b.port.open((e) => (e ? rej(e) : res())));
-    b.port.pipe(new ReadlineParser({ delimiter: '\n' })).on('data', (l: string) => { b.lines.push(l.replace(/\r$/, '')); b.wake(); });
+    if (!open) return b;
+    const port = new SerialPort({ path: b.pty, baudRate: 115200, autoOpen: false });
+    b.port = port;
+    await new Promise<void>((res, rej) => port.open((e) => (e ? rej(e) : res())));
+    port.pipe(new ReadlineParser({ delimiter: '\n' })).on('data', (l: string) => { b.lines.push(l.replace(/\r$/, '')); b.wake(); });
     return b;
+  }
+
+  /** The last change of an output pin. */
+  last(pin: string): { pin: string; value: number; ms: number } | undefined {
+    for (let i = this.pins.length - 1; i >= 0; i--) if (this.pins[i]!.pin === pin) return this.pins[i];
+    return undefined;
   }
 
   private wake(): void { for (const w of this.waiters.splice(0)) w(); }
@@ -67,7 +78,7 @@ class SimBoard {
     });
   }
 
-  send(l: string): void { this.port.write(l + '\n'); }
+  send(l: string): void { this.port!.write(l + '\n'); }
   harness(cmd: string): void { this.child.stdin!.write(cmd + '\n'); }
 
   /** Sends PING and returns the lines that came before its PONG (everything the board said meanwhile). */
@@ -79,7 +90,7 @@ class SimBoard {
   }
 
   async stop(): Promise<void> {
-    await new Promise<void>((res) => this.port.close(() => res()));
+    if (this.port) await new Promise<void>((res) => this.port!.close(() => res()));
     this.harness('quit');
     if (this.child.exitCode === null) await new Promise((res) => { this.child.once('exit', res); setTimeout(() => { this.child.kill('SIGKILL'); }, 3000); });
   }
@@ -97,15 +108,16 @@ test('handshake, heartbeat and LED states as board/PROTOCOL.md says', async () =
   try {
     let from = b.lines.length;
     b.send('HELLO ringvault-box 1');
-    const hello = await b.line(/^HELLO /, from);
-    assert.match(hello.line, /^HELLO ringvault-board 1 buttons=2 lines=2( \w+=\S+)*$/);
-    const after = await b.sync();
-    assert.deepEqual(after.filter((l) => l.startsWith('SENSE')), ['SENSE 1 ONHOOK', 'SENSE 2 ONHOOK']);
+    // The answer is HELLO and then one SENSE per line (the board's own power-up HELLO may come first).
+    const sense2 = await b.line(/^SENSE 2 /, from);
+    const [hello, sense1] = b.lines.slice(sense2.index - 2, sense2.index);
+    assert.match(hello!, /^HELLO ringvault-board 1 buttons=2 lines=2( \w+=\S+)*$/);
+    assert.deepEqual([sense1, sense2.line], ['SENSE 1 ONHOOK', 'SENSE 2 ONHOOK']);
 
     // KEEPING: steady on. An ACK inverts it for ~150 ms of simulated time, then it is back on.
     b.send('LED 1 KEEPING');
     await b.sync();
-    const on = await b.until('LED 1 on', () => b.pins.findLast((p) => p.pin === 'B0')?.value === 1 && b.pins.findLast((p) => p.pin === 'B0'));
+    const on = await b.until('LED 1 on', () => b.last('B0')?.value === 1 && b.last('B0'));
     const mark = b.pins.length;
     b.send('LED 1 ACK');
     const flash = await b.until('the ACK flash', () => {
@@ -120,7 +132,7 @@ test('handshake, heartbeat and LED states as board/PROTOCOL.md says', async () =
     // IDLE: off and stays off.
     b.send('LED 1 IDLE');
     await b.sync();
-    await b.until('LED 1 off', () => b.pins.findLast((p) => p.pin === 'B0')?.value === 0);
+    await b.until('LED 1 off', () => b.last('B0')?.value === 0);
 
     // Bad lines are answered with ERR and change nothing; the board still answers.
     from = b.lines.length;
@@ -183,7 +195,7 @@ test('line sense: off-hook, on-hook, one RING per ringing, and FAULT LEDs while 
 
     // Ringing on line 2: the opto pulses; one RING however many pulses.
     from = b.lines.length;
-    for (let i = 0; i < 10; i++) { b.harness('set C3 0'); b.harness('set C3 1'); await new Promise((r) => setTimeout(r, 20)); }
+    for (let i = 0; i < 10; i++) { b.harness('pulse C3 20'); await new Promise((r) => setTimeout(r, 40)); }
     await b.line(/^SENSE 2 RING$/, from);
     const ledMark = b.pins.length;
     // Now the box says nothing: after 6 s without ring pulses the line is ONHOOK again, and after
@@ -197,8 +209,51 @@ test('line sense: off-hook, on-hook, one RING per ringing, and FAULT LEDs while 
     // The box speaks again: the board shows what it is told.
     b.send('LED 2 IDLE');
     await b.sync();
-    await b.until('LED 2 off again', () => b.pins.findLast((p) => p.pin === 'B1')?.value === 0);
+    await b.until('LED 2 off again', () => b.last('B1')?.value === 0);
   } finally {
     await b.stop();
   }
+});
+
+test('the appliance with the serial driver and the real firmware: short press keeps, long press makes private', async (t) => {
+  const b = await SimBoard.start(false);
+  const dir = mkdtempSync(join(tmpdir(), 'rv-fw-e2e-'));
+  const cfg = join(dir, 'config.json');
+  await writeFile(cfg, JSON.stringify({
+    lines: [{ id: 'line1', name: 'Front desk', keep: 'on-demand' }, { id: 'line2', name: 'Back office', keep: 'on-demand' }],
+    board: { driver: 'serial', serialPath: b.pty },
+  }));
+  const app = await startAppliance(join(dir, 'data'), ['--config', cfg]);
+  t.after(async () => { await app.stop(); await b.stop(); rmSync(dir, { recursive: true, force: true }); });
+  const c = new Client(app.url);
+  await c.state();
+  await c.json('POST', '/api/setup', { username: 'admin', passphrase: 'correct horse battery staple' });
+  await c.until(async () => { const s = await c.state(); return s.health?.board?.kind === 'serial' && s.health.board.connected; }, 'the firmware answered HELLO');
+  const line = async (id: string) => (await c.json('GET', '/api/lines')).lines.find((l: any) => l.id === id);
+
+  await c.json('POST', '/api/sim/lines/line1/call', { durationSec: 300 });
+  await c.json('POST', '/api/sim/lines/line2/call', { durationSec: 300 });
+  await c.until(async () => (await line('line1')).led === 'buffering' && (await line('line2')).led === 'buffering', 'both lines buffering');
+
+  const mark = b.pins.length;
+  b.harness('press 1 120');
+  await c.until(async () => (await line('line1')).state === 'keeping', 'line 1 kept by its button');
+  // On the board: the ACK flash, then KEEPING = steady on.
+  await b.until('LED 1 steady on', () => {
+    const ch = b.pins.slice(mark).filter((p) => p.pin === 'B0');
+    const last = ch.at(-1);
+    return last?.value === 1 && b.pins.at(-1)!.ms - last.ms > 600 && ch.length >= 1;
+  });
+
+  b.harness('press 2 1300');
+  await c.until(async () => (await line('line2')).call?.private === true, 'line 2 made private by a long press');
+  assert.equal((await line('line1')).state, 'keeping', 'the other line is untouched');
+
+  await c.json('POST', '/api/sim/lines/line1/hangup', {});
+  await c.json('POST', '/api/sim/lines/line2/hangup', {});
+  await c.json('POST', '/api/unlock', { secret: 'correct horse battery staple' }).catch(() => undefined);
+  const kept = await c.until(async () => (await c.json('GET', '/api/calls')).calls.filter((x: any) => x.line === 'line1'), 'the kept call listed');
+  assert.equal(kept.length, 1);
+  assert.equal(kept[0].keptBy, 'button');
+  assert.ok(!(await c.json('GET', '/api/calls')).calls.some((x: any) => x.line === 'line2'), 'the private call is not kept');
 });

@@ -10,6 +10,8 @@
  * stdin (one command per line):
  *   press <button> <ms>         hold button 1 (PD2) or 2 (PD3) down for ms of simulated time
  *   set <port><bit> <0|1>       drive an input pin, e.g. "set C0 0" = line 1 off-hook (active low)
+ *   pulse <port><bit> <ms>      drive an input pin low for ms of simulated time, then high
+ *                               (a ring-sense opto pulse, e.g. "pulse C2 20")
  *   quit
  * Unknown commands are reported on stderr and ignored.
  */
@@ -42,7 +44,7 @@ static avr_irq_t *pin_irq(char port, int bit) {
   return avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ(port), bit);
 }
 
-static avr_cycle_count_t release_button(struct avr_t *a, avr_cycle_count_t when, void *param) {
+static avr_cycle_count_t release_pin(struct avr_t *a, avr_cycle_count_t when, void *param) {
   (void)a; (void)when;
   avr_raise_irq((avr_irq_t *)param, 1);
   return 0;
@@ -57,13 +59,17 @@ static int handle(const char *cmd) {
   if (sscanf(cmd, "press %d %d", &button, &ms) == 2 && (button == 1 || button == 2) && ms > 0 && ms < 60000) {
     avr_irq_t *irq = pin_irq('D', button == 1 ? 2 : 3);
     avr_raise_irq(irq, 0);
-    avr_cycle_timer_register_usec(avr, (uint32_t)ms * 1000u, release_button, irq);
+    avr_cycle_timer_register_usec(avr, (uint32_t)ms * 1000u, release_pin, irq);
+  } else if (sscanf(cmd, "pulse %c%d %d", &port, &bit, &ms) == 3 && port >= 'B' && port <= 'D' && bit >= 0 && bit < 8 && ms > 0 && ms < 60000) {
+    avr_irq_t *irq = pin_irq(port, bit);
+    avr_raise_irq(irq, 0);
+    avr_cycle_timer_register_usec(avr, (uint32_t)ms * 1000u, release_pin, irq);
   } else if (sscanf(cmd, "set %c%d %d", &port, &bit, &value) == 3 && port >= 'B' && port <= 'D' && bit >= 0 && bit < 8) {
     avr_raise_irq(pin_irq(port, bit), value ? 1 : 0);
   } else if (strncmp(cmd, "quit", 4) == 0) {
     return 1;
   } else if (cmd[0] != '\0') {
-    fprintf(stderr, "harness: unknown command \"%s\" (press N MS | set PORTBIT 0|1 | quit)\n", cmd);
+    fprintf(stderr, "harness: unknown command \"%s\" (press N MS | set PORTBIT 0|1 | pulse PORTBIT MS | quit)\n", cmd);
   }
   return 0;
 }
