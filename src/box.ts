@@ -20,6 +20,7 @@ import { RetentionScheduler } from './retention/scheduler.ts';
 import { validateRetention } from './retention/policy.ts';
 import { HoldStore } from './retention/holds.ts';
 import { SiprecSource } from './sources/siprec.ts';
+import { PcapSource } from './sources/pcap.ts';
 import type { ControlBoard } from './board/board.ts';
 import { createBoard } from './board/factory.ts';
 import { BoardController } from './board/controller.ts';
@@ -103,6 +104,13 @@ export class Box {
         server: { host: sc.host, port: sc.port, udp: sc.udp, tcp: sc.tcp, mediaAddr: sc.mediaAddr, rtpPortMin: sc.rtpPortMin, rtpPortMax: sc.rtpPortMax, rtpTimeoutMs: sc.rtpTimeoutSec * 1000, answerDelayMs: sc.answerDelayMs, maxSessions: sc.maxSessions },
       });
       box.sources.push(box.siprec);
+    }
+    const pcapLines = cfg.lines.filter((l) => l.source === 'pcap');
+    if (pcapLines.length > 0) {
+      box.sources.push(new PcapSource({
+        lines: pcapLines.map((l) => ({ id: l.id, channels: l.channels, match: l.match ?? [] })), log: o.log, now: o.clock.now,
+        interface: cfg.pcap.interface, filter: cfg.pcap.filter, rtpTimeoutMs: cfg.pcap.rtpTimeoutSec * 1000,
+      }));
     }
     const holds = new HoldStore({
       path: p.holds, archive, vault, audit, now: o.clock.now,

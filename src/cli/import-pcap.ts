@@ -85,7 +85,7 @@ function pickLine(cfg: Config, id: string | undefined): LineConfig {
     if (!l) throw new RvError('RV_ERR_UNKNOWN_LINE', `There is no line "${id}"; the configured lines are ${cfg.lines.map((x) => x.id).join(', ')}. Pick one with --line.`, 404);
     return l;
   }
-  return cfg.lines.find((x) => (x.source as string) === 'pcap') ?? cfg.lines[0]!;
+  return cfg.lines.find((x) => x.source === 'pcap') ?? cfg.lines[0]!;
 }
 
 interface Keeping { writer: Promise<KeptCallWriter>; chain: Promise<unknown>; chunker: Chunker; pending: number }
@@ -132,7 +132,7 @@ export async function importPcap(dataDir: string, o: ImportOptions): Promise<Imp
   });
 
   const pipeline = new CapturePipeline({
-    rtpTimeoutMs: o.rtpTimeoutMs ?? cfgTimeout(cfg),
+    rtpTimeoutMs: o.rtpTimeoutMs ?? cfg.pcap.rtpTimeoutSec * 1000,
     onStart: (c) => {
       if (!archive) return;
       const writer = archive.beginCall({ line: line.id, startedAt: Math.round(c.answeredAt!), channels: 2, meta: metaOf(c), purposes, keptBy: 'import', clockSynced: true });
@@ -187,11 +187,6 @@ export async function importPcap(dataDir: string, o: ImportOptions): Promise<Imp
   if (counts.truncated) warnings.push('The capture ends in the middle of a packet (the capture was cut off); the last, partial packet was skipped.');
   calls.sort((a, b) => a.start.localeCompare(b.start));
   return { file: o.file, line: line.id, purposes, dryRun: o.dryRun, calls, capture: counts, warnings };
-}
-
-function cfgTimeout(cfg: Config): number {
-  const pc = (cfg as unknown as { pcap?: { rtpTimeoutSec?: number } }).pcap;
-  return (pc?.rtpTimeoutSec ?? 30) * 1000;
 }
 
 const fmtDir = (who: string, d: DirectionReport | null): string =>

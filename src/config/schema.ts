@@ -18,7 +18,7 @@ export const LineConfig = Type.Object(
   {
     id: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,31}$', title: 'Line id', description: 'Short stable id, lower case, e.g. "line1"' }),
     name: Type.String({ minLength: 1, maxLength: 60, title: 'Name shown in the UI' }),
-    source: Type.Union([Type.Literal('sim'), Type.Literal('siprec'), Type.Literal('alsa')], { title: 'Where the audio comes from', default: 'sim' }),
+    source: Type.Union([Type.Literal('sim'), Type.Literal('siprec'), Type.Literal('alsa'), Type.Literal('pcap')], { title: 'Where the audio comes from', default: 'sim' }),
     channels: Type.Union([Type.Literal(1), Type.Literal(2)], { default: 2, title: 'Audio channels', description: '2 when both directions arrive separately' }),
     keep: Type.Union(KEEP_MODES.map((m) => Type.Literal(m)), { default: 'on-demand', title: 'Keep policy' }),
     sampleN: Type.Integer({ minimum: 2, maximum: 1000, default: 10, title: 'Keep 1 in N calls when keep is "sample"' }),
@@ -122,6 +122,14 @@ export const Config = Type.Object(
       { additionalProperties: false, default: {}, title: 'SIPREC recording server (lines with source "siprec")' },
     ),
     alsa: AlsaConfig,
+    pcap: Type.Object(
+      {
+        interface: Type.String({ default: 'eth1', pattern: '^[A-Za-z0-9_.:@-]{1,32}$', title: 'Network interface that receives the mirrored trunk port', description: '"any" listens on all; tcpdump needs only CAP_NET_RAW' }),
+        filter: Type.String({ default: 'udp or (tcp and port 5060)', maxLength: 500, title: 'BPF filter for tcpdump', description: 'Must let through the SIP signalling and the RTP of the calls' }),
+        rtpTimeoutSec: Type.Number({ minimum: 1, maximum: 3600, default: 30, title: 'Seconds without RTP after which a call whose BYE was not seen has ended' }),
+      },
+      { additionalProperties: false, default: {}, title: 'Passive capture of a mirrored SIP trunk (lines with source "pcap"; a line\'s match numbers pick its calls)' },
+    ),
     board: Type.Object(
       {
         driver: Type.Union([Type.Literal('sim'), Type.Literal('serial'), Type.Literal('gpio'), Type.Literal('none')], { default: 'sim', title: 'Save button and LED board', description: 'sim = the dashboard simulation panel; serial = USB button box; gpio = Pi header; none = no board' }),
