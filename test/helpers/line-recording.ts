@@ -48,7 +48,7 @@ export interface LineRecordingOpts {
 export interface LineRecordingMarks {
   /** start of the first ring (incoming) */
   ringStartMs?: number;
-  /** start and end of the caller-ID signal (incoming, when sent) */
+  /** start (FSK before ring: of the alerting tone) and end of the caller-ID signal (incoming, when sent) */
   cidStartMs?: number;
   cidEndMs?: number;
   /** outgoing: dial tone start, first digit start, last digit end, first ring-back burst */
@@ -232,9 +232,9 @@ export function makeLineRecording(o: LineRecordingOpts): LineRecording {
       // EN 300 659-1 §6.1.2: polarity reversal, (FSK: DT-AS 100 ms), signal, first ring ≥ 200 ms later
       far.add(t, click(-20));
       t += N(250);
+      marks.cidStartMs = MS(t);
       if (fsk) { far.add(t, dtas(level)); t += N(100 + 150); }
       const s = cidSignal();
-      marks.cidStartMs = MS(t);
       far.add(t, s);
       t += s.length;
       marks.cidEndMs = MS(t);
