@@ -38,6 +38,7 @@ interface Rig {
   box: Box;
   log: ReturnType<typeof memoryLog>;
   press(n: number, kind: 'short' | 'long'): void;
+  sense(n: number, state: 'offhook' | 'onhook' | 'ring'): void;
   /** the lasting LED state the board shows, lower case */
   led(n: number): string | undefined;
   acks(n: number): number;
@@ -70,6 +71,7 @@ async function simRig(t: { after(fn: () => Promise<void>): void }, extra: Record
   return {
     box, log,
     press: (n, kind) => board.press(id(n), kind),
+    sense: (n, state) => board.sense(id(n), state),
     led: (n) => board.led(id(n)),
     acks: (n) => acks.get(id(n)) ?? 0,
     garbage: () => assert.throws(() => board.press('line9', 'short'), /There is no line "line9"/),
@@ -90,6 +92,7 @@ async function serialRig(t: { after(fn: () => Promise<void>): void }, extra: Rec
   return {
     box, log, sim: () => sim,
     press: (n, kind) => sim.press(n, kind === 'short' ? 'SHORT' : 'LONG'),
+    sense: (n, state) => sim.sense(n, state.toUpperCase() as 'OFFHOOK' | 'ONHOOK' | 'RING'),
     led: (n) => sim.leds.get(n)?.toLowerCase(),
     acks: (n) => sim.acks.get(n) ?? 0,
     garbage: () => { for (const g of ['BTN 1 MEDIUM', 'HELLO?', '\u00ff\u00fe', 'SENSE 9 OFFHOOK', 'x'.repeat(300), 'BTN 1']) sim.write(g); },
@@ -182,6 +185,18 @@ for (const [name, make] of [['sim', simRig], ['serial', serialRig]] as const) {
     assert.equal(h.keptBy, 'button');
     assert.ok(h.durationMs > 0);
     assert.equal(r.acks(2), 1);
+  });
+
+  test(`${name} board: line sense reaches the box as sense events for the right line`, async (t) => {
+    const r = await make(t);
+    const seen: string[] = [];
+    r.box.board!.on('sense', (e) => seen.push(`${e.line} ${e.state}`));
+    r.sense(2, 'ring');
+    r.sense(2, 'offhook');
+    r.sense(1, 'offhook');
+    r.sense(2, 'onhook');
+    await until(() => seen.length === 4, 'four sense events');
+    assert.deepEqual(seen, ['line2 ring', 'line2 offhook', 'line1 offhook', 'line2 onhook']);
   });
 
   test(`${name} board: bad input from the board is ignored and logged; the board keeps working`, async (t) => {
