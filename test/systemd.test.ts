@@ -1,11 +1,14 @@
-// The units as systemd itself reads them: systemd-analyze verify, and the offline security score.
+// The units as systemd itself reads them: systemd-analyze verify, the offline security score, and
+// the system-call filter checked against what the real appliance does under strace.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, readFile, writeFile, mkdir, copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT } from './helpers/appliance.ts';
+import { ROOT, Client } from './helpers/appliance.ts';
 
 const UNIT = join(ROOT, 'systemd', 'ringvault.service');
 const DROPIN = join(ROOT, 'systemd', 'capture.conf');
@@ -104,4 +107,82 @@ test('the unit: notify with watchdog, restart on failure, own user and groups, s
   const d = await readFile(DROPIN, 'utf8');
   assert.match(d, /^CapabilityBoundingSet=CAP_NET_RAW$/m);
   assert.match(d, /^RestrictAddressFamilies=AF_PACKET$/m);
+});
+
+/** The unit's SystemCallFilter as systemd applies it: the first line sets the list, later ones add or take away. */
+function allowedSyscalls(unit: string): Set<string> {
+  const listing = spawnSync('systemd-analyze', ['syscall-filter'], { encoding: 'utf8' }).stdout;
+  const groups = new Map<string, string[]>();
+  let cur: string | undefined;
+  for (const line of listing.split('\n')) {
+    const s = line.trim();
+    if (line.startsWith('@')) groups.set((cur = s), []);
+    else if (cur && s && !s.startsWith('#')) groups.get(cur)!.push(s);
+  }
+  const expand = (name: string): string[] => (name.startsWith('@') ? (groups.get(name) ?? []).flatMap(expand) : [name]);
+  const allowed = new Set<string>();
+  for (const [, value] of unit.matchAll(/^SystemCallFilter=(.*)$/gm)) {
+    const deny = value!.startsWith('~');
+    for (const name of value!.replace(/^~/, '').split(/\s+/).filter(Boolean).flatMap(expand)) {
+      if (deny) allowed.delete(name);
+      else allowed.add(name);
+    }
+  }
+  return allowed;
+}
+
+test('every system call the real appliance makes (sim call kept, sd_notify child, stop) is allowed by the unit\'s SystemCallFilter (strace)', { timeout: 180_000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'rv-strace-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const allowed = allowedSyscalls(await readFile(UNIT, 'utf8'));
+  assert.ok(allowed.has('openat') && !allowed.has('mount') && !allowed.has('setrlimit'), 'the filter was read');
+
+  // sd_notify goes to socat, so systemd-notify runs (and is traced) as under systemd.
+  const sock = join(dir, 'notify.sock');
+  const socat = spawn('socat', ['-u', `UNIX-RECV:${sock},unlink-early`, 'STDOUT'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  t.after(() => { socat.kill(); });
+  let notes = '';
+  socat.stdout.setEncoding('utf8').on('data', (d: string) => { notes += d; });
+  const client0 = new Client('');
+  await client0.until(async () => existsSync(sock), 'notify socket');
+
+  const summary = join(dir, 'strace.txt');
+  const tracer = spawn('strace', ['-f', '-qq', '-c', '-o', summary, process.execPath, '--import', 'tsx', join(ROOT, 'src/main.ts'), '--data', join(dir, 'data'), '--port', '0', '--sim-speed', '4'], {
+    cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RINGVAULT_LOG: 'warn', NOTIFY_SOCKET: sock, WATCHDOG_USEC: '2000000' },
+  });
+  t.after(() => { if (tracer.exitCode === null) tracer.kill('SIGKILL'); });
+  let out = '';
+  let err = '';
+  tracer.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
+  tracer.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
+  const url = await client0.until(async () => /listening on (http:\/\/\S+)/.exec(out)?.[1], `the traced appliance to listen:\n${err}`, 90_000);
+
+  const c = new Client(url);
+  await c.state();
+  await c.json('POST', '/api/setup', { username: 'admin', passphrase: 'correct horse battery staple' });
+  await c.state();
+  await c.json('POST', '/api/sim/lines/line1/call', { direction: 'in', caller: '0612345678', durationSec: 4 });
+  await c.until(async () => (await c.json('GET', '/api/lines')).lines.find((l: any) => l.id === 'line1' && l.state === 'in-call'), 'call to start', 30_000);
+  const { callId } = await c.json('POST', '/api/lines/line1/save', {});
+  await c.until(async () => (await c.json('GET', '/api/calls')).calls.find((x: any) => x.id === callId && x.endedAt), 'kept call archived', 60_000);
+  const wav = await c.request('GET', `/api/calls/${callId}/audio.wav`);
+  assert.equal(wav.status, 200);
+  await wav.arrayBuffer();
+  await c.until(async () => /WATCHDOG=1/.test(notes), 'a watchdog ping', 30_000);
+
+  // Stop the appliance itself (strace's child), as systemd would, so the stop path is traced too.
+  const children = (await readFile(`/proc/${tracer.pid}/task/${tracer.pid}/children`, 'utf8')).trim().split(/\s+/).map(Number);
+  assert.equal(children.length, 1, `one traced child: ${children.join(',')}`);
+  const exited = once(tracer, 'exit');
+  process.kill(children[0]!, 'SIGTERM');
+  await exited;
+  await c.until(async () => /STOPPING=1/.test(notes), 'STOPPING=1', 10_000);
+
+  const used = (await readFile(summary, 'utf8')).split('\n')
+    .map((l) => l.trim().split(/\s+/).at(-1) ?? '')
+    .filter((s) => /^[a-z_0-9]+$/.test(s) && s !== 'total' && s !== 'syscall');
+  assert.ok(used.includes('openat') && used.includes('execve') && used.includes('fsync'), `strace summary read: ${used.join(' ')}`);
+  const refused = used.filter((s) => !allowed.has(s));
+  assert.deepEqual(refused, [], `system calls the unit would refuse with EPERM: ${refused.join(', ')}`);
+  t.diagnostic(`${used.length} distinct system calls, all allowed`);
 });
