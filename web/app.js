@@ -16,6 +16,7 @@ import auditView from './views/audit.js';
 import privacyView from './views/privacy.js';
 import myCallsView from './views/mycalls.js';
 import policyView from './views/policy.js';
+import requestsView from './views/requests.js';
 
 const ALL = ['admin', 'manager', 'reviewer', 'staff'];
 const ROUTES = {
@@ -30,9 +31,11 @@ const ROUTES = {
   privacy: { view: privacyView, roles: ['admin', 'manager'], nav: 'nav.privacy' },
   mycalls: { view: myCallsView, roles: ALL, nav: 'nav.mycalls' },
   policy: { view: policyView, roles: ALL, nav: 'nav.policy' },
+  requests: { view: requestsView, roles: ['admin', 'manager'], nav: 'nav.requests' },
 };
 const NAV = ['dashboard', 'calls', 'settings', 'users', 'audit'];
 NAV.push('privacy', 'mycalls', 'policy');
+NAV.push('requests');
 
 const headerEl = document.getElementById('app-header');
 const bannersEl = document.getElementById('banners');

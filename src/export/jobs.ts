@@ -61,7 +61,7 @@ export class ExportJobs {
   }
 
   /** Checks the selection at once (restricted, unknown, empty), then builds in the background. */
-  start(x: { callIds: readonly string[]; lang: ExportLang; request?: string; by: string; onDone?: (j: JobView, r?: BundleResult) => void }): JobView {
+  start(x: { callIds: readonly string[]; lang: ExportLang; request?: string; by: string; onDone?: (j: JobView) => Promise<void> }): JobView {
     const headers = checkExportable(this.o.source, x.callIds);
     const id = `ex-${randomBytes(8).toString('hex')}`;
     const job: Job = {
@@ -70,11 +70,12 @@ export class ExportJobs {
       path: join(this.o.dir, `${id}.zip.enc`), key: randomBytes(32), iv: randomBytes(16),
     };
     this.jobs.set(id, job);
-    void this.run(job, x).then((r) => x.onDone?.(this.view(job), r), () => x.onDone?.(this.view(job)));
+    void this.run(job, x).catch(() => undefined);
     return this.view(job);
   }
 
-  private async run(job: Job, x: { callIds: readonly string[]; lang: ExportLang; request?: string }): Promise<BundleResult> {
+  /** The job shows 'done' or 'failed' only after onDone has run, so a poller that sees it also sees the request updated. */
+  private async run(job: Job, x: { callIds: readonly string[]; lang: ExportLang; request?: string; onDone?: (j: JobView) => Promise<void> }): Promise<BundleResult> {
     const cipher = createCipheriv('aes-256-ctr', job.key, job.iv);
     const file = createWriteStream(job.path, { mode: 0o600, flags: 'wx' });
     try {
@@ -86,15 +87,17 @@ export class ExportJobs {
         }),
         pipeline(cipher, file),
       ]);
-      job.state = 'done';
       job.size = r.bytes;
+      await x.onDone?.({ ...this.view(job), state: 'done' }).catch(() => undefined);
+      job.state = 'done';
       return r;
     } catch (e) {
       cipher.destroy();
-      job.state = 'failed';
       job.error = { code: (e as RvError).code ?? 'RV_ERR_EXPORT', message: e instanceof RvError ? e.message : `The export failed: ${(e as Error).message}. Try again; the box log has details.` };
       job.key.fill(0);
       await unlink(job.path).catch(() => undefined);
+      await x.onDone?.({ ...this.view(job), state: 'failed' }).catch(() => undefined);
+      job.state = 'failed';
       throw e;
     } finally {
       job.finishedAt = this.o.now();

@@ -64,10 +64,10 @@ export class RequestActions {
     const ids = calls.map((c) => c.id);
     const job = this.d.exports.start({
       callIds: ids, lang, request: req.id, by: actor,
-      onDone: (j) => {
+      onDone: async (j) => {
         const results: RecordingResult[] = ids.map((callId) => ({ callId, action: j.state === 'done' ? 'exported' : 'failed', ...(j.error ? { reason: j.error.message } : {}) }));
-        void this.finish(req.id, actor, j.state === 'done' ? 'done' : 'in-progress', results,
-          j.state === 'done' ? `Export of ${ids.length} recording(s) made (${j.id}); hand the download to the person.` : `Export failed: ${j.error?.message}`).catch(() => undefined);
+        await this.finish(req.id, actor, j.state === 'done' ? 'done' : 'in-progress', results,
+          j.state === 'done' ? `Export of ${ids.length} recording(s) made (${j.id}); hand the download to the person.` : `Export failed: ${j.error?.message}`);
       },
     });
     await audit({ calls: ids.length, export: job.id, ids: ids.slice(0, 100) });

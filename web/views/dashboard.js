@@ -3,6 +3,7 @@ import { t, fmtClock, fmtNumber } from '../i18n.js';
 import { h, clear, toast, confirmDialog, busy, nextId } from '../dom.js';
 import { post, get, serverNow, ApiError } from '../api.js';
 import { ctx } from '../ctx.js';
+import { overdueNotice } from './requests.js';
 
 const SIM_ROLES = ['admin', 'manager', 'staff'];
 const KEPT_NOTICE_MS = 60_000;
@@ -259,6 +260,7 @@ export default function dashboardView() {
     h('div', { class: 'page-head' }, h('h1', { tabindex: '-1' }, t('dash.title')), h('span', { class: 'live-indicator', testid: 'live' }, h('span', { class: 'live-dot', 'aria-hidden': 'true' }), t('dash.live'))),
     plugBtn ? h('div', { class: 'sim-actions' }, plugBtn) : null,
     health,
+    overdueNotice(),
     status,
     grid,
   );
