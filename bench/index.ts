@@ -10,3 +10,4 @@ console.log('');
 await benchRing();
 await benchDsp();
 await benchBoard();
+await (await import('./search.ts')).benchSearch();
