@@ -131,7 +131,7 @@ function allowedSyscalls(unit: string): Set<string> {
   return allowed;
 }
 
-test('every system call the real appliance makes (sim call kept, sd_notify child, stop) is allowed by the unit\'s SystemCallFilter (strace)', { timeout: 180_000 }, async (t) => {
+test('under strace, the real appliance (setup, kept sim call, WAV read, sd_notify child, stop) makes only system calls the unit allows and writes only where ProtectSystem=strict lets it', { timeout: 180_000 }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'rv-strace-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const allowed = allowedSyscalls(await readFile(UNIT, 'utf8'));
@@ -146,8 +146,9 @@ test('every system call the real appliance makes (sim call kept, sd_notify child
   const client0 = new Client('');
   await client0.until(async () => existsSync(sock), 'notify socket');
 
-  const summary = join(dir, 'strace.txt');
-  const tracer = spawn('strace', ['-f', '-qq', '-c', '-o', summary, process.execPath, '--import', 'tsx', join(ROOT, 'src/main.ts'), '--data', join(dir, 'data'), '--port', '0', '--sim-speed', '4'], {
+  const log = join(dir, 'strace.log');
+  const data = join(dir, 'data');
+  const tracer = spawn('strace', ['-f', '-qq', '-e', 'signal=none', '-o', log, process.execPath, '--import', 'tsx', join(ROOT, 'src/main.ts'), '--data', data, '--port', '0', '--sim-speed', '4'], {
     cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RINGVAULT_LOG: 'warn', NOTIFY_SOCKET: sock, WATCHDOG_USEC: '2000000' },
   });
   t.after(() => { if (tracer.exitCode === null) tracer.kill('SIGKILL'); });
@@ -178,11 +179,24 @@ test('every system call the real appliance makes (sim call kept, sd_notify child
   await exited;
   await c.until(async () => /STOPPING=1/.test(notes), 'STOPPING=1', 10_000);
 
-  const used = (await readFile(summary, 'utf8')).split('\n')
-    .map((l) => l.trim().split(/\s+/).at(-1) ?? '')
-    .filter((s) => /^[a-z_0-9]+$/.test(s) && s !== 'total' && s !== 'syscall');
-  assert.ok(used.includes('openat') && used.includes('execve') && used.includes('fsync'), `strace summary read: ${used.join(' ')}`);
-  const refused = used.filter((s) => !allowed.has(s));
+  const lines = (await readFile(log, 'utf8')).split('\n');
+  const used = new Set<string>();
+  const writes = new Set<string>();
+  for (const line of lines) {
+    const m = /^\d+\s+(?:<\.\.\. )?([a-z_0-9]+)(?:\(| resumed>)/.exec(line);
+    if (!m) continue;
+    used.add(m[1]!);
+    // Successful calls that create or change a file: openat for writing, mkdir, rename, unlink…
+    const changes = /^\d+\s+(?:openat\(.*(?:O_WRONLY|O_RDWR|O_CREAT)|mkdirat?\(|renameat2?\(|rename\(|unlinkat?\(|(?:sym)?linkat?\(|truncate\(|fchmodat\(|chmod\()/.test(line);
+    if (changes && !/= -1 /.test(line)) for (const [, path] of line.matchAll(/"([^"]*)"/g)) writes.add(path!);
+  }
+  for (const want of ['openat', 'execve', 'fsync']) assert.ok(used.has(want), `${want} seen in the trace: ${[...used].join(' ')}`);
+  const refused = [...used].filter((s) => !allowed.has(s));
   assert.deepEqual(refused, [], `system calls the unit would refuse with EPERM: ${refused.join(', ')}`);
-  t.diagnostic(`${used.length} distinct system calls, all allowed`);
+  // Writable under the unit: the state directory, the private /tmp, and devices.
+  const writable = [data, tmpdir(), '/dev/'];
+  assert.ok([...writes].some((p) => p.startsWith(data)), 'writes into the data folder were seen');
+  const outside = [...writes].filter((p) => !p.startsWith('/') || !writable.some((w) => p.startsWith(w)));
+  assert.deepEqual(outside, [], `writes outside the data folder, /tmp and /dev: ${outside.join(', ')}`);
+  t.diagnostic(`${used.size} distinct system calls, all allowed; ${writes.size} paths written, all inside the data folder, /tmp or /dev`);
 });
