@@ -501,3 +501,42 @@ test('dashboard (headless Chromium): the simulation panel presses the board; the
   await page.getByTestId('led-line1').filter({ hasText: ledText('private') }).waitFor();
   assert.deepEqual(consoleLog.errors, []);
 });
+
+test('gpio driver: gpiomon 1.6 output with contact bounce becomes one short press, a long press, and line sense', async (t) => {
+  // The edges are gpiomon's own line formats (custom -F '%o %e %s %n' and its default), fed as the
+  // driver reads them from gpiomon's stdout; no GPIO chip exists in this sandbox to produce them.
+  const log = memoryLog();
+  const pins = { chip: 'gpiochip0', buttons: [17, 27], leds: [22, 23], sense: [24, 25], activeLow: true, debounceMs: 20 };
+  const board = new GpioBoard({ pins, lines: () => ['line1', 'line2'], longPressMs: () => 300, log });
+  t.after(() => board.stop());
+  board.useLevels([false, false, false, false]);
+  const events: string[] = [];
+  board.on('press', (p) => events.push(`press ${p.line} ${p.kind}`));
+  board.on('sense', (s) => events.push(`sense ${s.line} ${s.state}`));
+  const edge = (off: number, rising: boolean, ms: number) => `${off} ${rising ? 1 : 0} ${Math.floor(ms / 1000)} ${String(Math.round((ms % 1000) * 1e6)).padStart(9, '0')}`;
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  // Button 1: pressed with three bounces, released 100 ms later with two.
+  for (const [rising, ms] of [[true, 5000], [false, 5003], [true, 5007]] as const) board.feed(edge(17, rising, ms));
+  await sleep(60);
+  for (const [rising, ms] of [[false, 5100], [true, 5102], [false, 5105]] as const) board.feed(edge(17, rising, ms));
+  await until(() => events.length === 1, 'one short press');
+  assert.deepEqual(events, ['press line1 short']);
+
+  // Button 2 held: LONG comes while it is still down, and the release adds nothing.
+  board.feed('event:  RISING EDGE offset: 27 timestamp: [    6000.000000000]');
+  await until(() => events.length === 2, 'long press while held');
+  assert.equal(events[1], 'press line2 long');
+  board.feed('event: FALLING EDGE offset: 27 timestamp: [    6002.500000000]');
+  // A 5 ms glitch on the line-2 opto input is no line change; a steady level is.
+  board.feed(edge(25, true, 7000));
+  board.feed(edge(25, false, 7005));
+  await sleep(60);
+  board.feed(edge(25, true, 8000));
+  await until(() => events.length === 3, 'off-hook');
+  board.feed(edge(25, false, 9000));
+  await until(() => events.length === 4, 'on-hook');
+  board.feed('gpiomon: error reading line events');
+  assert.deepEqual(events, ['press line1 short', 'press line2 long', 'sense line2 offhook', 'sense line2 onhook']);
+  assert.ok(log.warnings.some((w) => /not an event; ignored/.test(w)));
+});

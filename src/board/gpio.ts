@@ -157,7 +157,7 @@ export class GpioBoard extends ControlBoard {
     } catch (e) {
       return this.lost((e as Error).message);
     }
-    offsets.forEach((off, k) => this.inputs.set(off, { deb: new Debouncer(this.o.pins.debounceMs, initial[k]!) }));
+    this.useLevels(initial);
     const mon = spawn(this.tool('gpiomon'), ['-b', ...this.lowFlag(), '-F', GPIOMON_FORMAT, chip, ...offsets.map(String)], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.mon = mon;
     let err = '';
@@ -169,8 +169,7 @@ export class GpioBoard extends ControlBoard {
       while ((i = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, i);
         buf = buf.slice(i + 1);
-        const e = parseGpiomon(line);
-        if (e) this.onEdge(e); else this.o.log.warn({ line: line.slice(0, 80) }, 'gpiomon printed a line that is not an event; ignored');
+        this.feed(line);
       }
       if (buf.length > 1024) buf = '';
     });
@@ -185,6 +184,17 @@ export class GpioBoard extends ControlBoard {
     });
     for (const off of this.leds.keys()) { const l = this.leds.get(off)!; l.level = undefined; this.runLed(off); }
     if (this.faulted) { this.faulted = false; this.emit('recovered'); }
+  }
+
+  /** Starts debouncing from these levels (gpioget's answer, in buttons-then-sense order). */
+  useLevels(levels: readonly boolean[]): void {
+    [...this.o.pins.buttons, ...this.o.pins.sense].forEach((off, k) => this.inputs.set(off, { deb: new Debouncer(this.o.pins.debounceMs, levels[k] ?? false) }));
+  }
+
+  /** One line of gpiomon's output. */
+  feed(line: string): void {
+    const e = parseGpiomon(line);
+    if (e) this.onEdge(e); else this.o.log.warn({ line: line.slice(0, 80) }, 'gpiomon printed a line that is not an event; ignored');
   }
 
   private readLevels(offsets: number[]): Promise<boolean[]> {
