@@ -242,7 +242,9 @@ export class Box {
       if (stray.length) throw new RvError('RV_ERR_PURPOSE_NOT_ANNOUNCED', `Line ${l.id}: ${stray.join(', ')} is kept for but not announced; announce it or remove it from the keep purposes.`, 422);
     }
     await this.settings.update((d) => { d.overrides = next; });
-    await this.audit.append({ actor, action: 'settings.change', detail: { patch } });
+    // The audit log is plain text: excluded (private) numbers are counted, not written.
+    const logged = patch.exclusions ? { ...patch, exclusions: `${patch.exclusions.length} number(s)` } : patch;
+    await this.audit.append({ actor, action: 'settings.change', detail: { patch: logged } });
     return this.config();
   }
 
