@@ -141,6 +141,7 @@ test('privacy in the browser: two-manager hold release, reviewer refused, retent
   assert.deepEqual(saved.retention['legal-obligation'], { kind: 'days', days: 2557 });
   assert.deepEqual(saved.retention.evaluation, { kind: 'until-date', date: Date.UTC(2027, 2, 31) });
   assert.deepEqual(saved.exclusions, ['0612345678']);
+  assert.ok(!JSON.stringify((await admin.json('GET', '/api/audit?limit=20')).entries).includes('0612345678'), 'the audit log counts excluded numbers, it does not write them');
   await adm.reload();
   await adm.getByTestId('ret-days-training').waitFor();
   assert.equal(await adm.getByTestId('ret-days-training').inputValue(), '60');
