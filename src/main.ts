@@ -85,6 +85,8 @@ export async function main(argv: string[]): Promise<void> {
     console.error(`ringvault: ${(e as Error).message}`);
     process.exit(2);
   }
+  // Making a large ring file on an SD card can outlast TimeoutStartSec; ask systemd for more time.
+  void notifier.send({ STATUS: 'starting: opening the ring and the archive', EXTEND_TIMEOUT_USEC: String(600 * 1e6) });
   const box = await Box.open({ config, log, clock, speechDir: join(ROOT, 'assets', 'speech') });
   const app = await buildApp(box, { webDir: join(ROOT, 'web'), tls: !!tls, ...(tls ? { https: tls } : {}), loginsPerMinute: config.http.loginsPerMinute, sessionHours: config.http.sessionHours, version: VERSION });
   const control = await serveControl(box, dataPaths(config.dataDir).socket);

@@ -46,6 +46,7 @@ test('the real appliance under NOTIFY_SOCKET: READY=1 with a status, WATCHDOG=1 
   t.after(() => box.stop('SIGKILL'));
 
   await waitFor(r, /READY=1/, 'READY=1');
+  assert.match(r.text(), /STATUS=starting: opening the ring and the archive\nEXTEND_TIMEOUT_USEC=600000000/);
   assert.match(r.text(), /STATUS=recording 2 line\(s\); web UI on http:\/\/127\.0\.0\.1:\d+/);
   // systemd-notify asks for a barrier, so PID 1 has read the sender before it exits.
   assert.match(r.text(), /BARRIER=1/);
