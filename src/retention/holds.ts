@@ -349,11 +349,18 @@ export class HoldStore {
     return c.keptAt >= (this.file.sweptAt ?? 0);
   }
 
-  private async view(h: HoldRecord): Promise<HoldView> {
+  /** Calls carrying each hold id, in one pass over the archive. */
+  private counts(): Map<string, number> {
+    const m = new Map<string, number>();
+    for (const c of this.d.archive.list()) for (const id of c.holds) m.set(id, (m.get(id) ?? 0) + 1);
+    return m;
+  }
+
+  private async view(h: HoldRecord, counts = this.counts()): Promise<HoldView> {
     const st = statusOf(h);
     const v: HoldView = {
       id: h.id, kind: h.kind, status: st, ...(h.callId ? { callId: h.callId } : {}), placedBy: h.placedBy, placedAt: h.placedAt,
-      calls: this.d.archive.list().filter((c) => c.holds.includes(h.id)).length,
+      calls: counts.get(h.id) ?? 0,
       ...(h.release ? { proposedBy: h.release.proposedBy, proposedAt: h.release.proposedAt } : {}),
       ...(h.release?.confirmedBy ? { releasedBy: h.release.confirmedBy, releasedAt: h.release.confirmedAt } : {}),
       sealed: true,
@@ -369,7 +376,8 @@ export class HoldStore {
   async list(): Promise<HoldView[]> {
     const order = { active: 0, 'release-proposed': 0, released: 1 } as const;
     const hs = [...this.file.holds].sort((a, b) => order[statusOf(a)] - order[statusOf(b)] || b.placedAt - a.placedAt);
-    return Promise.all(hs.map((h) => this.view(h)));
+    const counts = this.counts();
+    return Promise.all(hs.map((h) => this.view(h, counts)));
   }
 
   /** Hold ids in force on a call (for the call page). */
