@@ -87,6 +87,8 @@ export class Box {
     box = new Box(o.config, o.log, o.clock, settings, vault, archive, ring, audit, recorder, catalog);
     recorder.on('archived', (h) => void catalog.refresh(h.id).catch((e) => o.log.error({ err: e }, 'catalog refresh failed')));
     recorder.on('kept', (k) => void audit.append({ actor: 'box', action: 'call.kept', target: k.callId, detail: { line: k.line, keptBy: k.keptBy } }));
+    // Made before the line sources so they can listen to its line sense; started after them.
+    box.board = createBoard(() => box!.config().board, () => box!.config().lines.map((l) => l.id), o.log);
     const simLines = cfg.lines.filter((l) => l.source === 'sim');
     if (simLines.length > 0) {
       box.sim = new SimSource({
@@ -139,7 +141,6 @@ export class Box {
   /** Box health and the control board; a board that fails to start is a fault, and recording goes on. */
   private async startBoard(archiveDir: string): Promise<void> {
     const cfg = () => this.config();
-    this.board = createBoard(() => cfg().board, () => cfg().lines.map((l) => l.id), this.log);
     this.health = new Health({
       clock: this.clock, log: this.log, lines: () => this.recorder.status(), initialized: () => this.vault.isInitialized(),
       archiveDir, archivedMs: () => this.archive.list().reduce((s, h) => s + h.durationMs, 0),
