@@ -78,7 +78,7 @@ export class PcapSource extends LineSource {
   }
 
   private spawn(): void {
-    const args = ['-U', '-w', '-', '-s', '0', '-n', '-i', this.o.interface, ...(this.o.filter.trim() ? [this.o.filter] : [])];
+    const args = ['-U', '--immediate-mode', '-w', '-', '-s', '0', '-n', '-i', this.o.interface, ...(this.o.filter.trim() ? [this.o.filter] : [])];
     const pipeline = this.newPipeline();
     this.pipeline = pipeline;
     this.stderrTail = '';
