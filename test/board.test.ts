@@ -352,10 +352,12 @@ test('serial driver: a board that stops answering PING is a fault; it recovers w
   const dir = await mkdtemp(join(tmpdir(), 'rv-pty-'));
   const pty = new PtyPair(dir);
   await pty.start();
-  const sim = await BoardSim.open(pty.board);
+  const sim = await BoardSim.open(pty.board, { senseAtHello: ['ONHOOK', 'OFFHOOK'] });
   const log = memoryLog();
   const board = new SerialBoard({ path: pty.box, lines: () => ['line1', 'line2'], longPressMs: () => 1800, log, heartbeatMs: 100, silenceMs: 500, backoff: { minMs: 100, maxMs: 400 } });
   const events: string[] = [];
+  const senses: string[] = [];
+  board.on('sense', (e) => senses.push(`${e.line} ${e.state}`));
   board.on('fault', (f) => events.push(`fault ${f.code}`));
   board.on('recovered', () => events.push('recovered'));
   t.after(async () => { await board.stop(); await sim.close(); await pty.stop(); await rm(dir, { recursive: true, force: true }); });
@@ -364,6 +366,9 @@ test('serial driver: a board that stops answering PING is a fault; it recovers w
   assert.equal(events.length, 0, 'a board that answers at once is no fault');
   await until(() => sim.longMs === 1800, 'LONGMS sent after HELLO');
   assert.equal(board.hello?.fields.fw, 'test');
+  // Every HELLO is followed by where each line stands.
+  await until(() => senses.length >= 2, 'line sense after HELLO');
+  assert.deepEqual(senses.slice(0, 2), ['line1 onhook', 'line2 offhook']);
   board.setLed('line2', 'keeping');
   await until(() => sim.leds.get(2) === 'KEEPING', 'LED 2 set');
   const before = sim.rx.length;
