@@ -205,7 +205,7 @@ export class HoldStore {
       const rec: HoldRecord = { id, kind: x.kind, ...(x.kind === 'call' ? { callId: covered[0]!.id } : {}), placedBy: actor, placedAt: this.d.now(), ...(await this.seal(secret)) };
       // The hold is durable before any header names it, so a header never carries an id the file lacks.
       this.file.holds.push(rec);
-      await this.save();
+      await this.save().catch((e: unknown) => { this.file.holds.pop(); throw e; });
       let calls = covered.length;
       for (const c of covered) await this.addToCall(this.d.archive.get(c.id) ?? c, id);
       if (secret.number) {
