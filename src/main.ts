@@ -93,8 +93,12 @@ export async function main(argv: string[]): Promise<void> {
   const address = await app.listen({ host: config.http.host, port: config.http.port });
   console.log(`ringvault: listening on ${address}`);
   const httpsPort = Number(new URL(address).port || 443);
+  // A redirect port that cannot open (taken by another server) is logged; HTTPS goes on regardless.
   const redirect = tls && config.http.redirectPort !== false
-    ? await serveRedirect({ host: config.http.host, port: config.http.redirectPort, httpsPort })
+    ? await serveRedirect({ host: config.http.host, port: config.http.redirectPort, httpsPort }).catch((e: NodeJS.ErrnoException) => {
+      log.error({ err: e }, `cannot open the plain-HTTP redirect on port ${config.http.redirectPort as number} (${e.code}); HTTPS works, but http:// addresses do not answer. Stop what uses that port, or change http.redirectPort.`);
+      return undefined;
+    })
     : undefined;
   if (redirect) console.log(`ringvault: redirecting http on port ${redirect.port} to https`);
   console.log(`ringvault: data in ${config.dataDir}${(await box.initialized()) ? '' : ' — open the address above to set up the box'}`);

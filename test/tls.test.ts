@@ -11,6 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAppliance, Client, ROOT } from './helpers/appliance.ts';
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { once } from 'node:events';
 
 const PASS = 'correct horse battery staple';
 
@@ -128,6 +131,24 @@ test('TLS: a missing or mismatched key stops the start with a message naming the
     assert.match(err, expected);
     assert.doesNotMatch(err, /\n\s+at /, 'a message, not a stack trace');
   }
+});
+
+test('TLS: a redirect port already in use is logged with what to do; HTTPS still serves', { timeout: 60_000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'rv-tls-busy-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const { cert, key } = makeCert(dir);
+  const taken = createServer().listen(0, '127.0.0.1');
+  await once(taken, 'listening');
+  t.after(() => taken.close());
+  const busyPort = (taken.address() as AddressInfo).port;
+  const config = join(dir, 'config.json');
+  await writeFile(config, JSON.stringify({ http: { host: '127.0.0.1', port: 0, tls: { cert, key }, redirectPort: busyPort } }));
+  const box = await startAppliance(join(dir, 'data'), ['--config', config]);
+  t.after(() => box.stop());
+  const st = await call(`https://localhost:${new URL(box.url).port}/api/state`, { ca: readFileSync(cert) });
+  assert.equal(st.status, 200);
+  await new Client(box.url).until(async () => box.stderr().includes(`cannot open the plain-HTTP redirect on port ${busyPort} (EADDRINUSE)`), 'the logged redirect error');
+  assert.doesNotMatch(box.stdout(), /redirecting http/);
 });
 
 test('demo without a config stays plain HTTP on 127.0.0.1: no Secure cookies, no HSTS', { timeout: 60_000 }, async (t) => {
