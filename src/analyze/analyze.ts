@@ -94,7 +94,7 @@ function mergeSegs<T extends { startMs: number; endMs: number; channels: number[
 /** ETSI EN 300 659-1 dual-tone alerting signal (2130 + 2750 Hz) per 20 ms block. */
 const DTAS = [new Goertzel(2130, SAMPLE_RATE, TONE_BLOCK), new Goertzel(2750, SAMPLE_RATE, TONE_BLOCK)];
 function alerting(block: Int16Array): boolean {
-  if (blockDbm0(block) < -40) return false;
+  if (blockDbm0(block) < -45) return false;
   let e = 0;
   for (const v of block) e += v * v;
   const share = DTAS.map((g) => g.power(block) / (e * (block.length / 2)));
@@ -124,7 +124,8 @@ interface ChannelResult {
   voice: VoiceSeg[];
 }
 
-function analyzeChannel(x: Int16Array, ch: number, opts: Required<AnalyzeOptions>): ChannelResult {
+/** Signalling (rings, digits, caller ID, alerting tone) on one channel, and the 20 ms blocks it covers. */
+function signalling(x: Int16Array, ch: number, opts: Required<AnalyzeOptions>): Omit<ChannelResult, 'voice'> & { masked: Uint8Array } {
   const blocks = Math.floor(x.length / TONE_BLOCK);
   // rings and their per-block flag
   const rings: RingSeg[] = [];
@@ -176,13 +177,8 @@ function analyzeChannel(x: Int16Array, ch: number, opts: Required<AnalyzeOptions
     }
   }
 
-  // 425 Hz runs, their cadence, and the alerting tone; the VAD hears what is left
+  // the alerting tone, with its ramps
   const tones: ToneSeg[] = [];
-  const runs: { startMs: number; endMs: number }[] = [];
-  const events: CadenceEvent[] = [];
-  const cadence = new CadenceClassifier({ dialMs: 1300, onEvent: (e) => events.push(e) });
-  const voice: VoiceSeg[] = [];
-  const vad = new Vad({ hangMs: opts.hangoverMs, onSegment: (s) => voice.push({ ...s, channels: [ch] }) });
   let alertFrom: number | null = null;
   for (let b = 0; b <= blocks; b++) {
     const at = b * BLOCK_MS;
@@ -193,6 +189,10 @@ function analyzeChannel(x: Int16Array, ch: number, opts: Required<AnalyzeOptions
     mask(alertFrom - BLOCK_MS, at + BLOCK_MS);
     alertFrom = null;
   }
+  // 425 Hz runs and their cadence
+  const runs: { startMs: number; endMs: number }[] = [];
+  const events: CadenceEvent[] = [];
+  const cadence = new CadenceClassifier({ dialMs: 1300, onEvent: (e) => events.push(e) });
   for (let b = 0; b < blocks; b++) {
     const at = b * BLOCK_MS;
     const block = x.subarray(b * TONE_BLOCK, (b + 1) * TONE_BLOCK);
@@ -203,11 +203,20 @@ function analyzeChannel(x: Int16Array, ch: number, opts: Required<AnalyzeOptions
       if (last && last.endMs === at) last.endMs = at + BLOCK_MS;
       else runs.push({ startMs: at, endMs: at + BLOCK_MS });
     }
-    if (!masked[b]) vad.push(block, at);
+  }
+  tones.push(...cadenceSegments(events, runs, ch));
+  return { rings, digits, fsk, tones, masked };
+}
+
+/** Voice on one channel: the VAD hears every block no channel carries signalling in (a tap's hybrid leaks each direction into the other). */
+function voiceOf(x: Int16Array, ch: number, masked: Uint8Array, hangMs: number): VoiceSeg[] {
+  const voice: VoiceSeg[] = [];
+  const vad = new Vad({ hangMs, onSegment: (s) => voice.push({ ...s, channels: [ch] }) });
+  for (let b = 0; b < masked.length; b++) {
+    if (!masked[b]) vad.push(x.subarray(b * TONE_BLOCK, (b + 1) * TONE_BLOCK), b * BLOCK_MS);
   }
   vad.flush();
-  tones.push(...cadenceSegments(events, runs, ch));
-  return { rings, digits, fsk, tones, voice };
+  return voice;
 }
 
 const PATTERN: Record<Exclude<ToneKind, 'dial'>, { on: number; off: number; cycles: number }> = {
@@ -252,7 +261,10 @@ export function analyze(pcm: Int16Array, rate: number, channels: number, options
     fsk: options.fsk ?? ['v23', 'bell202'],
     dtmfClip: options.dtmfClip ?? true,
   };
-  const per = Array.from({ length: channels }, (_, ch) => analyzeChannel(channelOf(pcm, channels, ch), ch, opts));
+  const xs = Array.from({ length: channels }, (_, ch) => channelOf(pcm, channels, ch));
+  const sig = xs.map((x, ch) => signalling(x, ch, opts));
+  const masked = sig[0].masked.map((m, b) => (sig.some((s) => s.masked[b]) ? 1 : m));
+  const per: ChannelResult[] = sig.map((s, ch) => ({ ...s, voice: voiceOf(xs[ch], ch, masked, opts.hangoverMs) }));
   const durationMs = (Math.floor(pcm.length / channels) * 1000) / rate;
 
   // a digit heard on both channels (through the tap's hybrid) is one digit, on the louder channel

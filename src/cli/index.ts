@@ -12,6 +12,7 @@ import { AuditLog } from '../audit/audit.ts';
 import { firstRunSetup } from '../setup.ts';
 import { isRvError, RvError } from '../errors.ts';
 import { EXPORT_HELP, exportCli } from './export.ts';
+import { ANALYZE_HELP, analyzeCli } from './analyze.ts';
 import { importPcapCommand } from './import-pcap.ts';
 
 const HELP = `usage: ringvault <command> [--data DIR | --config FILE]
@@ -22,6 +23,7 @@ commands:
   unlock         unlock the vault of the running box (passphrase or recovery key)
   verify-audit   check the audit log's hash chain; names the first edited, removed or reordered entry
 ${EXPORT_HELP}
+${ANALYZE_HELP}
   import-pcap    keep the calls in a capture file (see ringvault import-pcap --help)
   help           this text`;
 
@@ -106,6 +108,7 @@ export async function cli(argv: string[]): Promise<number> {
     return -1;
   }
   if (cmd === 'export' || cmd === 'verify-export') return exportCli(cmd, rest);
+  if (cmd === 'analyze' || cmd === 'line-check') return analyzeCli(cmd, rest);
   if (cmd === 'import-pcap') return importPcapCommand(rest);
   const { values } = parseArgs({ args: rest, options: { data: { type: 'string' }, config: { type: 'string' } }, strict: true });
   const dataDir = await dataDirOf(values);
