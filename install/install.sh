@@ -91,7 +91,9 @@ else
   candidate="$(apt-cache policy nodejs 2>/dev/null | awk '/Candidate:/ {print $2}' | sed 's/^[0-9]*://; s/\..*//')"
   if [ -n "$candidate" ] && [ "$candidate" != "(none)" ] && [ "$candidate" -ge "$NODE_MAJOR_MIN" ] 2>/dev/null; then
     say "Node.js $candidate from Debian"
-    sys env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
+    sys env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs
+    # Debian packages npm apart; NodeSource's nodejs carries it (and conflicts with Debian's).
+    command -v npm >/dev/null 2>&1 || sys env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm
   else
     say "Node.js 22 LTS from the NodeSource repository (Debian's is ${candidate:-missing})"
     sys install -d -m 0755 /etc/apt/keyrings
