@@ -52,7 +52,7 @@ export default function callView({ id }) {
       row('call.purposes', purposesText(call.purposes)),
       row('call.keptBy', keptByText(call.keptBy)),
       row('call.clock', call.clockSynced === false
-        ? [h('span', { class: 'badge badge-warn', title: t('calls.unsyncedHint'), testid: 'call-unsynced' }, t('call.clockUnsynced')), h('p', { class: 'hint', testid: 'call-unsynced-help' }, t('call.clockUnsyncedHelp'))]
+        ? h('span', { class: 'badge badge-warn', title: t('calls.unsyncedHint'), testid: 'call-unsynced' }, t('call.clockUnsynced'))
         : t('call.clockSynced')),
       call.restricted ? row('call.restricted', t('common.yes')) : null,
       call.holds && call.holds.length ? row('call.holdTitle', h('span', { class: 'badge badge-warn' }, t('call.held', { ids: call.holds.join(', ') })), 'call-held') : null,
@@ -91,7 +91,9 @@ export default function callView({ id }) {
       danger = h('div', { class: 'danger-zone' }, delBtn);
     }
     const hold = ctx.can(DELETE_ROLES) ? holdBox(call, post, () => ctx.rerender()) : null;
-    body.replaceChildren(verified, meta, listen, hold, danger);
+    // Recorded before the clock was set: say under the times why they may be wrong.
+    const clockHelp = call.clockSynced === false ? h('p', { class: 'warning-box', testid: 'call-unsynced-help' }, t('call.clockUnsyncedHelp')) : null;
+    body.replaceChildren(...[verified, meta, clockHelp, listen, hold, danger].filter(Boolean));
   })();
 
   return {
