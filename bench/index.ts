@@ -11,3 +11,4 @@ await benchRing();
 await benchDsp();
 await benchBoard();
 await (await import('./search.ts')).benchSearch();
+await (await import('./export.ts')).benchExport();
