@@ -55,7 +55,7 @@ export default function callView({ id }) {
         ? h('span', { class: 'badge badge-warn', title: t('calls.unsyncedHint'), testid: 'call-unsynced' }, t('call.clockUnsynced'))
         : t('call.clockSynced')),
       call.restricted ? row('call.restricted', t('common.yes')) : null,
-      call.holds && call.holds.length ? row('call.holdTitle', h('span', { class: 'badge badge-warn' }, t('call.held', { ids: call.holds.join(', ') })), 'call-held') : null,
+      call.holds && call.holds.length ? row('call.holdTitle', h('span', { class: 'badge badge-warn badge-wrap' }, t('call.held', { ids: call.holds.join(', ') })), 'call-held') : null,
     );
     meta.dataset.durationMs = String(call.durationMs);
 
