@@ -18,7 +18,7 @@ export default function myCallsView() {
   const periods = ['week', 'month'];
   let period = 'week';
   const tabs = h('div', { class: 'lang-toggle', role: 'group' }, periods.map((p) => h('button', {
-    type: 'button', class: 'btn btn-small', testid: `mycalls-${p}`, 'aria-pressed': String(p === period),
+    type: 'button', class: 'lang-btn', testid: `mycalls-${p}`, 'aria-pressed': String(p === period),
     onclick: (ev) => { period = p; for (const b of tabs.children) b.setAttribute('aria-pressed', String(b === ev.currentTarget)); load(); },
   }, t(`mycalls.${p}`))));
 
@@ -38,12 +38,14 @@ export default function myCallsView() {
         cell('mycalls.held', c.held ? t('common.yes') : t('common.no')),
       )));
       table.hidden = r.calls.length === 0;
+      wrap.hidden = table.hidden;
       status.textContent = !r.extension ? t('mycalls.noExtension') : r.locked ? t('mycalls.locked') : r.calls.length ? t('mycalls.count', { n: r.calls.length }) : t('mycalls.empty');
     } catch (e) {
       status.textContent = '';
       showError(err, e instanceof ApiError ? e.message : String(e));
     }
   }
+  const wrap = h('div', { class: 'table-wrap card card-flush', hidden: true }, table);
   load();
-  return { el: h('section', { class: 'page' }, h('h1', { tabindex: '-1' }, t('mycalls.title')), intro, tabs, err, status, h('div', { class: 'table-wrap card card-flush' }, table)), title: t('mycalls.title') };
+  return { el: h('section', { class: 'page' }, h('h1', { tabindex: '-1' }, t('mycalls.title')), intro, tabs, err, status, wrap), title: t('mycalls.title') };
 }
