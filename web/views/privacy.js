@@ -77,6 +77,7 @@ function holdsSection() {
       const { holds, locked } = await get('/api/holds');
       tbody.replaceChildren(...holds.map(row));
       table.hidden = holds.length === 0;
+      wrap.hidden = table.hidden;
       status.hidden = holds.length > 0 && !locked;
       status.textContent = holds.length === 0 ? t('privacy.holdsEmpty') : locked ? t('privacy.holdsLocked') : '';
     } catch (e) {
@@ -119,8 +120,9 @@ function holdsSection() {
     placeErr,
     h('div', { class: 'actions' }, placeBtn),
   );
+  const wrap = h('div', { class: 'table-wrap card card-flush', hidden: true }, table);
   load();
-  return h('section', { 'aria-labelledby': 'holds-h' }, h('h2', { id: 'holds-h' }, t('privacy.holds')), h('p', { class: 'lead' }, t('privacy.holdsIntro')), err, status, h('div', { class: 'table-wrap card card-flush' }, table), form);
+  return h('section', { 'aria-labelledby': 'holds-h' }, h('h2', { id: 'holds-h' }, t('privacy.holds')), h('p', { class: 'lead' }, t('privacy.holdsIntro')), err, status, wrap, form);
 }
 
 /** One purpose's retention editor; value() gives the policy object validateRetention expects. */
