@@ -158,6 +158,8 @@ function signalling(x: Int16Array, ch: number, opts: Required<AnalyzeOptions>): 
     for (const m of decodeFskCallerId(x, { standard })) {
       if (seen.some((s) => Math.abs(s.startMs - m.startMs) < 50)) continue;
       seen.push(m);
+      // noise can frame a "message" whose checksum fails; one that carries no readable number is not worth showing
+      if (!m.checksumOk && !(m.numberAbsent || /^\+?[0-9*#]{2,20}$/.test(m.number ?? ''))) continue;
       const real = fskStandardAt(x, m.startMs);
       if (!opts.fsk.includes(real)) continue;
       fsk.push({
@@ -308,7 +310,8 @@ export function analyze(pcm: Int16Array, rate: number, channels: number, options
 
   const evidence: Evidence[] = [
     ...rings.map((r): Evidence => ({ kind: 'ring', startMs: r.startMs, endMs: r.endMs })),
-    ...callerId.map((c): Evidence => ({ kind: 'caller-id', startMs: c.startMs, number: c.number, name: c.name, absent: c.absent })),
+    // a failed checksum leaves the number in the timeline, but it is not the call's number
+    ...callerId.filter((c) => c.checksumOk !== false).map((c): Evidence => ({ kind: 'caller-id', startMs: c.startMs, number: c.number, name: c.name, absent: c.absent })),
     ...dtmf.filter((d) => !clipDigits.has(d)).map((d): Evidence => ({ kind: 'digit', startMs: d.startMs, digit: d.digit })),
     ...tones.map((t): Evidence => (t.kind === 'alerting' ? { kind: 'alerting', startMs: t.startMs, endMs: t.endMs } : { kind: 'tone', tone: t.kind, startMs: t.startMs, endMs: t.endMs })),
     ...voice.map((v): Evidence => ({ kind: 'voice', startMs: v.startMs, endMs: v.endMs })),
