@@ -210,6 +210,9 @@ fi
 if [ "$CAPTURE" = 1 ]; then
   fs install -d -m 0755 "$(R "$UNIT_DIR/ringvault.service.d")"
   fs install -m 0644 "$SRC/systemd/capture.conf" "$(R "$UNIT_DIR/ringvault.service.d/capture.conf")"
+elif [ -e "$(R "$UNIT_DIR/ringvault.service.d/capture.conf")" ]; then
+  # An update without --capture must not take away what a mirrored-port line needs.
+  say "keeping the capture drop-in (remove $UNIT_DIR/ringvault.service.d/capture.conf to drop CAP_NET_RAW)"
 fi
 if [ -f "$SRC/board/udev/99-ringvault.rules" ]; then
   fs install -d -m 0755 "$(R /etc/udev/rules.d)"

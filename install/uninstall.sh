@@ -57,6 +57,7 @@ if [ -e "$(R "$UNIT_DIR/ringvault.service")" ] || [ "$DRY" = 1 ]; then sys syste
 fs rm -f "$(R "$UNIT_DIR/ringvault.service")"
 fs rm -rf "$(R "$UNIT_DIR/ringvault.service.d")"
 fs rm -f "$(R /etc/udev/rules.d/99-ringvault.rules)" "$(R /etc/alsa/conf.d/60-ringvault.conf)"
+sys udevadm control --reload
 sys systemctl daemon-reload
 say "removing $APP"
 fs rm -rf "$(R "$APP")" "$(R "$APP.new")" "$(R "$APP.old")"

@@ -111,6 +111,8 @@ test('install --root: app, config, certificate with the SANs, unit; idempotent; 
   assert.equal(JSON.parse(await readFile(cfgPath, 'utf8')).language, 'en', 'config kept');
   assert.ok(!existsSync(join(root, 'opt/ringvault/stale-file')), 'app replaced as a whole');
   assert.match(again.out, /keeping the existing certificate/);
+  assert.ok(existsSync(join(root, 'etc/systemd/system/ringvault.service.d/capture.conf')), 'an update without --capture keeps the capture rights');
+  assert.match(again.out, /keeping the capture drop-in/);
 
   // The installed app, started from the install tree with the installed certificate, serves HTTPS
   // to a client that trusts exactly that certificate (as a browser does once the fingerprint is accepted).
