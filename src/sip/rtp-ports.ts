@@ -8,11 +8,15 @@ export class RtpPortPool {
   private next: number;
 
   constructor(private readonly o: { host: string; min: number; max: number }) {
-    if (o.min > o.max) throw new RvError('RV_ERR_CONFIG', `The RTP port range ${o.min}–${o.max} is empty; set siprec.rtpPortMin below siprec.rtpPortMax.`, 500);
     this.next = o.min + (o.min % 2);
   }
 
   get inUse(): number { return this.used.size; }
+
+  /** Throws when the range holds no even port, so the server refuses to start instead of refusing every call. */
+  check(): void {
+    if (this.o.min + (this.o.min % 2) > this.o.max) throw new RvError('RV_ERR_CONFIG', `The RTP port range ${this.o.min}–${this.o.max} holds no even port; set siprec.rtpPortMin below siprec.rtpPortMax.`, 500);
+  }
 
   /** Binds a socket on the next free port; ports another program holds are skipped. */
   async open(): Promise<{ port: number; socket: Socket }> {

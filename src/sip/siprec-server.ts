@@ -121,6 +121,7 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
   get rtpPortsInUse(): number { return this.ports.inUse; }
 
   async start(): Promise<void> {
+    this.ports.check();
     await this.transport.start();
     this.sweeper = setInterval(() => this.sweep(), Math.max(50, Math.min(1000, this.o.rtpTimeoutMs / 4)));
     this.sweeper.unref();

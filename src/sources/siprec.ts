@@ -28,6 +28,12 @@ interface Live {
   garbage: number;
   /** channel per SDP m-line, from the metadata's stream associations */
   channels: Array<0 | 1>;
+  /** per m-line: whether the SRC sends on it, and the samples already put out before a pause */
+  sending: boolean[];
+  floor: Map<number, number>;
+  /** per m-line: the last packet's source and number, and whether the stream was resumed since */
+  last: Map<number, { ssrc: number; seq: number }>;
+  resumed: Set<number>;
 }
 
 /** The address SRCs should send RTP to when listening on every interface: the first external IPv4 one. */
@@ -110,10 +116,15 @@ export class SiprecSource extends LineSource {
     const line = this.o.lines.find((l) => l.id === s.line)!;
     const live: Live = {
       s, line, parties: this.partiesOf(s, line), streams: new Map(), garbage: 0, channels: this.channelsOf(s),
+      sending: this.sendingOf(s), floor: new Map(), last: new Map(), resumed: new Set(),
       joiner: new StereoJoiner((index, pcm) => this.emitAudio(live, index, pcm), { maxLagMs: 1000 }),
     };
     this.live.set(s.id, live);
     this.emit('call-start', { line: line.id, ref: s.id, at: this.now(), channels: line.channels, parties: { ...live.parties } });
+  }
+
+  private sendingOf(s: RecordingSession): boolean[] {
+    return s.streams.map((x) => x.port !== 0 && (x.offered === 'sendonly' || x.offered === 'sendrecv'));
   }
 
   private channelsOf(s: RecordingSession): Array<0 | 1> {
@@ -148,13 +159,30 @@ export class SiprecSource extends LineSource {
       if (live.garbage++ === 0) this.o.log.warn({ line: live.line.id, port: s.streams[index]?.port }, 'packets on an RTP port that are not RTP; ignored');
       return;
     }
+    const last = live.last.get(index);
+    if (live.resumed.delete(index) && last && !(p.ssrc === last.ssrc && ((p.seq - last.seq) & 0xffff) > 0 && ((p.seq - last.seq) & 0xffff) < 3000)) {
+      // A restarted stream after a resume: a new timeline segment anchored on arrival, not a jump the old one would doubt.
+      const old = live.streams.get(index);
+      if (old) {
+        this.place(live, index, old.flush());
+        live.floor.set(index, Math.max(live.floor.get(index) ?? 0, old.samples));
+        live.streams.delete(index);
+      }
+    }
+    live.last.set(index, { ssrc: p.ssrc, seq: p.seq });
     const st = this.streamFor(live, index, at, p.payload.length);
     this.place(live, index, st.push(p, at));
   }
 
   private place(live: Live, index: number, audio: RtpAudio[]): void {
     const ch = live.channels[index] ?? (index === 0 ? 0 : 1);
-    for (const a of audio) live.joiner.push(ch, { index: a.index, pcm: a.pcm });
+    const floor = live.floor.get(index) ?? 0;
+    for (const a of audio) {
+      // A stream resumed after a pause starts a new timeline from the shared origin; what it pads before the pause is already out.
+      if (a.index + a.pcm.length <= floor) continue;
+      const pcm = a.index < floor ? a.pcm.subarray(floor - a.index) : a.pcm;
+      live.joiner.push(ch, { index: Math.max(a.index, floor), pcm });
+    }
   }
 
   private drain(): void {
@@ -176,6 +204,11 @@ export class SiprecSource extends LineSource {
     const live = this.live.get(s.id);
     if (!live) return;
     live.channels = this.channelsOf(s);
+    // Hold or pause (RFC 7866): packets still on their way are kept; on resume the SRC may restart its RTP
+    // sequence and timestamps, which onRtp checks for on the stream's next packet.
+    const sending = this.sendingOf(s);
+    sending.forEach((now, i) => { if (now && !live.sending[i]) live.resumed.add(i); });
+    live.sending = sending;
     const next = this.partiesOf(s, live.line);
     const changed: Partial<CallParties> = {};
     for (const k of ['caller', 'called', 'direction'] as const) if (next[k] !== undefined && next[k] !== live.parties[k]) (changed as Record<string, unknown>)[k] = next[k];
