@@ -182,7 +182,10 @@ test('under strace, the real appliance (setup, kept sim call, WAV read, sd_notif
   const lines = (await readFile(log, 'utf8')).split('\n');
   const used = new Set<string>();
   const writes = new Set<string>();
+  const devices = new Set<string>();
   for (const line of lines) {
+    const dev = /^\d+\s+openat\([^"]*"(\/dev\/[^"]*)"/.exec(line);
+    if (dev && !/= -1 /.test(line)) devices.add(dev[1]!);
     const m = /^\d+\s+(?:<\.\.\. )?([a-z_0-9]+)(?:\(| resumed>)/.exec(line);
     if (!m) continue;
     used.add(m[1]!);
@@ -198,5 +201,9 @@ test('under strace, the real appliance (setup, kept sim call, WAV read, sd_notif
   assert.ok([...writes].some((p) => p.startsWith(data)), 'writes into the data folder were seen');
   const outside = [...writes].filter((p) => !p.startsWith('/') || !writable.some((w) => p.startsWith(w)));
   assert.deepEqual(outside, [], `writes outside the data folder, /tmp and /dev: ${outside.join(', ')}`);
+  // DevicePolicy=closed: only the pseudo devices systemd always allows, plus the DeviceAllow= list.
+  const devOk = /^\/dev\/(null|zero|full|random|urandom|tty|ptmx|pts\/.*|shm\/.*|snd\/.*|ttyUSB\d+|ttyACM\d+|ttyAMA\d+|gpiochip\d+|ringvault-board|serial.*)$/;
+  const badDevices = [...devices].filter((d) => !devOk.test(d));
+  assert.deepEqual(badDevices, [], `devices outside DeviceAllow: ${badDevices.join(', ')}`);
   t.diagnostic(`${used.size} distinct system calls, all allowed; ${writes.size} paths written, all inside the data folder, /tmp or /dev`);
 });
