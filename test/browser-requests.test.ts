@@ -130,6 +130,13 @@ test('request register in the browser (Dutch): overdue on the dashboard, new acc
   const results = await page.getByTestId(`results-${created.id}`).textContent();
   for (const id of mine) assert.ok(results?.includes(id));
   assert.match(results ?? '', new RegExp(nl['req.result.exported']!));
+  // The manager writes the answer down as the outcome.
+  await page.getByTestId(`outcome-edit-${created.id}`).click();
+  await page.getByTestId(`outcome-text-${created.id}`).fill('Bundel op usb-stick overhandigd aan mevrouw Jansen.');
+  await page.getByTestId(`outcome-save-${created.id}`).click();
+  await page.getByTestId(`outcome-${created.id}`).waitFor();
+  assert.equal(await page.getByTestId(`outcome-${created.id}`).textContent(), `${nl['req.outcome']}: Bundel op usb-stick overhandigd aan mevrouw Jansen.`);
+  assert.equal((await admin.json('GET', `/api/requests/${created.id}`)).request.personal.outcome, 'Bundel op usb-stick overhandigd aan mevrouw Jansen.');
   const audit = (await admin.json('GET', '/api/audit?limit=200')).entries;
   assert.ok(audit.some((e: any) => e.action === 'export.download' && e.actor === 'mia' && e.target === created.id), 'the download is audited');
   assert.deepEqual(log.errors, []);

@@ -191,7 +191,7 @@ test('privacy end to end: 50 calls → access bundle verified by unzip/soxi/open
       assert.equal(r.action, 'erased', `${r.callId}: ${r.reason}`);
     }
   }
-  assert.match(done.personal.outcome, /^37 recording\(s\) erased, 13 kept/);
+  assert.match(done.personal.summary, /^37 recording\(s\) erased, 13 kept/);
   const left = (await admin.json('GET', `/api/calls?number=${encodeURIComponent(CUSTOMER)}`)).calls.map((c: any) => c.id).sort();
   assert.deepEqual(left, [...held, ...legal].sort(), 'only the held and legal-obligation recordings remain');
   for (const id of others) assert.equal((await admin.request('GET', `/api/calls/${id}`)).status, 200, 'another person\'s calls are untouched');

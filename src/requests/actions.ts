@@ -128,7 +128,8 @@ export class RequestActions {
       : `Restriction lifted on ${calls.length} recording(s).`);
   }
 
-  private finish(id: string, actor: string, status: DataRequest['status'], results: RecordingResult[], outcome: string): Promise<DataRequest> {
-    return this.d.register.update(id, { status, personal: (p) => ({ ...p, handledBy: actor, results, outcome }) });
+  /** `summary` is the box's own account; `outcome` stays the manager's words (say, why a request was rejected). */
+  private finish(id: string, actor: string, status: DataRequest['status'], results: RecordingResult[], summary: string): Promise<DataRequest> {
+    return this.d.register.update(id, { status, personal: (p) => ({ ...p, handledBy: actor, results, summary }) });
   }
 }

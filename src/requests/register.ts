@@ -26,7 +26,10 @@ export interface RequestPersonal {
   details?: string;
   /** the supplementary note to attach (kind note) */
   note?: string;
+  /** what the manager wrote as the answer */
   outcome?: string;
+  /** what the box did, in a sentence (English, for the API and logs; the UI words it from `results`) */
+  summary?: string;
   handledBy?: string;
   results?: RecordingResult[];
 }

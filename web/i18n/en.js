@@ -59,6 +59,8 @@ export default {
   'req.download': 'Download export',
   'req.exportFailed': 'The export failed: {message}',
   'req.outcome': 'Outcome',
+  'req.outcomeEdit': 'Outcome…',
+  'req.outcomeSave': 'Save outcome',
   'req.result.exported': 'exported',
   'req.result.erased': 'erased',
   'req.result.kept': 'kept',

@@ -59,6 +59,8 @@ export default {
   'req.download': 'Export downloaden',
   'req.exportFailed': 'De export is mislukt: {message}',
   'req.outcome': 'Uitkomst',
+  'req.outcomeEdit': 'Uitkomst…',
+  'req.outcomeSave': 'Uitkomst opslaan',
   'req.result.exported': 'geëxporteerd',
   'req.result.erased': 'verwijderd',
   'req.result.kept': 'bewaard',

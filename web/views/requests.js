@@ -1,6 +1,6 @@
 // Managers: the register of data-subject requests (access, erasure, note, restriction) with deadlines and exports.
 import { t, fmtNumber, locale } from '../i18n.js';
-import { h, clear, field, errorBox, showError, toast, confirmDialog, busy, submitHandler } from '../dom.js';
+import { h, clear, append, field, errorBox, showError, toast, confirmDialog, busy, submitHandler } from '../dom.js';
 import { get, post, api, ApiError } from '../api.js';
 import { ctx } from '../ctx.js';
 
@@ -144,6 +144,28 @@ export default function requestsView() {
       lift.addEventListener('click', () => act(r, lift, { lift: true }));
       out.push(' ', lift);
     }
+    const edit = h('button', { type: 'button', class: 'btn btn-small btn-quiet', testid: `outcome-edit-${r.id}` }, t('req.outcomeEdit'));
+    edit.addEventListener('click', () => {
+      const row = edit.closest('tr');
+      if (!row || (row.nextElementSibling && row.nextElementSibling.classList.contains('outcome-form-row'))) return;
+      const text = h('textarea', { rows: '2', maxlength: '4000', testid: `outcome-text-${r.id}`, 'aria-label': t('req.outcome') });
+      text.value = (r.personal && r.personal.outcome) || '';
+      const save = h('button', { type: 'submit', class: 'btn btn-small btn-primary', testid: `outcome-save-${r.id}` }, t('req.outcomeSave'));
+      const form = h('form', {
+        class: 'form', onsubmit: async (ev) => {
+          ev.preventDefault();
+          try {
+            await busy(save, () => api('PATCH', `/api/requests/${r.id}`, { outcome: text.value.trim() }));
+            await load(false);
+          } catch (e) {
+            toast(errText(e), 'error');
+          }
+        },
+      }, field(t('req.outcome'), text), save);
+      row.after(h('tr', { class: 'outcome-form-row' }, h('td', { colspan: '7' }, form)));
+      text.focus();
+    });
+    out.push(' ', edit);
     if (open) {
       const rej = h('button', { type: 'button', class: 'btn btn-small btn-quiet', testid: `reject-${r.id}` }, t('req.reject'));
       rej.addEventListener('click', async () => {
@@ -170,7 +192,7 @@ export default function requestsView() {
       for (const r of requests) {
         const job = jobs.get(r.id);
         const detail = [r.personal && r.personal.outcome ? h('p', { testid: `outcome-${r.id}` }, h('strong', null, t('req.outcome')), ': ', r.personal.outcome) : null, resultsList(r), job ? exportBox(r.id, job) : null].filter(Boolean);
-        tbody.append(
+        append(tbody, [
           h('tr', { testid: 'request-row', 'data-id': r.id, class: r.overdue ? 'row-overdue' : null },
             h('td', { dataset: { label: t('req.id') }, class: 'mono' }, r.id),
             h('td', { dataset: { label: t('req.kind') } }, t(`req.kind.${r.kind}`)),
@@ -181,7 +203,7 @@ export default function requestsView() {
             h('td', { dataset: { label: t('req.actions') } }, actions(r)),
           ),
           detail.length ? h('tr', { class: 'request-detail' }, h('td', { colspan: '7' }, detail)) : null,
-        );
+        ]);
       }
       showError(listErr, '');
     } catch (e) {
