@@ -301,3 +301,33 @@ test('ringvault export in a terminal: user + passphrase (not echoed) or the reco
   const audit = await new AuditLog(join(f.data, 'audit.log')).verify();
   assert.equal(audit.ok, true);
 });
+
+test('zip reader: deflated entries and zip64 records written by Info-ZIP are read back exactly', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'rv-zipread-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const rnd = mulberry32(11);
+  const noise = Buffer.alloc(300_000);
+  for (let i = 0; i < noise.length; i++) noise[i] = rnd() & 0xff;
+  const text = Buffer.from('regel met tekst;\r\n'.repeat(20_000));
+  await writeFile(join(dir, 'noise.bin'), noise);
+  await writeFile(join(dir, 'text.txt'), text);
+  for (const [name, flags] of [['plain.zip', []], ['z64.zip', ['-fz']]] as const) {
+    const zip = join(dir, name);
+    await execFile('zip', ['-q', '-j', ...flags, zip, join(dir, 'noise.bin'), join(dir, 'text.txt')]);
+    const fh = await open(zip, 'r');
+    try {
+      const entries = await readZipDirectory(fh);
+      assert.deepEqual(entries.map((e) => [e.name, e.size]), [['noise.bin', noise.length], ['text.txt', text.length]], name);
+      assert.equal(entries[1]!.method, 8, 'text is deflated');
+      assert.ok(entries[1]!.compressedSize < text.length / 10);
+      const { entryData } = await import('../src/export/zipread.ts');
+      for (const [e, want] of [[entries[0]!, noise], [entries[1]!, text]] as const) {
+        const parts: Buffer[] = [];
+        for await (const b of entryData(fh, e)) parts.push(b);
+        assert.ok(Buffer.concat(parts).equals(want), `${name}: ${e.name} read back exactly`);
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+});

@@ -150,7 +150,7 @@ test('HTTP: managers only, CSRF; note, restriction (blocks playback and export),
   const ids: string[] = [];
   const T = Date.now() - 3 * DAY;
   for (const [i, x] of [[NUMBER, ['complaint']], [NUMBER, ['legal-obligation']], ['0612345678', ['training']], [NUMBER, ['complaint']], ['+31611111111', ['complaint']]].entries()) {
-    const w = await h.box.archive.beginCall({ line: 'line1', startedAt: T + i * 60_000, channels: 2, meta: { direction: 'in', caller: x[0] as string, called: '0201234567' }, purposes: x[1] as string[], keptBy: 'button', clockSynced: true });
+    const w = await h.box.archive.beginCall({ line: 'line1', startedAt: T + i * 60_000, channels: 2, meta: { direction: 'in', caller: x[0] as string, called: '0201234567', extension: i === 4 ? '21' : '22' }, purposes: x[1] as string[], keptBy: 'button', clockSynced: true });
     await w.append({ at: T + i * 60_000, pcm: Buffer.alloc(3200, i + 1) });
     await w.finish();
     await h.box.catalog.refresh(w.id);
@@ -254,6 +254,13 @@ test('HTTP: managers only, CSRF; note, restriction (blocks playback and export),
   const rejected = await admin.ok('PATCH', `/api/requests/${old.id}`, { status: 'rejected', outcome: 'Geen opnamen; verzoeker niet geïdentificeerd.' });
   assert.equal(rejected.request.personal.outcome, 'Geen opnamen; verzoeker niet geïdentificeerd.');
   assert.deepEqual(await admin.ok('GET', '/api/requests/summary'), { open: 0, overdue: 0 });
+
+  // A staff member's request by extension reaches only their calls.
+  const staff = await mk({ kind: 'restriction', extension: '21' });
+  const staffDone = await admin.ok('POST', `/api/requests/${staff.id}/act`, {});
+  assert.deepEqual(staffDone.request.personal.results.map((r: any) => r.callId), [ids[4]]);
+  assert.equal(h.box.archive.get(ids[4]!)!.restricted, true);
+  assert.equal(h.box.archive.get(ids[1]!)!.restricted, false);
 
   // Locked: the list shows dates and status, no personal fields; acting needs the unlock.
   await admin.ok('POST', '/api/lock', {});
