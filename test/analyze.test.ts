@@ -103,6 +103,28 @@ test('outgoing calls: dial tone, dialled digits on the phone side, ring-back, bu
   }
 });
 
+test('a long recording with two calls; the second caller ID straddles the FSK decoder window edge (25 s steps)', () => {
+  const a = makeLineRecording({ seed: 21, direction: 'in', cid: { format: 'fsk-v23', number: '0612345678' }, speechSec: 5, endBy: 'busy', channels: 2 });
+  const b = makeLineRecording({ seed: 22, direction: 'in', cid: { format: 'fsk-v23', number: '0201234567', name: 'GEMEENTE' }, speechSec: 5, endBy: 'silence', channels: 2 });
+  // place b so its message (from ≈ 400 ms after cidStartMs, ≈ 200 ms long) runs across 50 s
+  const bAt = 50_000 - (b.marks.cidStartMs ?? 0) - 500;
+  const total = Math.round(((bAt + b.marks.totalMs) * 8000) / 1000) * 2;
+  const pcm = new Int16Array(total);
+  pcm.set(a.pcm, 0);
+  pcm.set(b.pcm, Math.round((bAt * 8000) / 1000) * 2);
+  const r = rng(4);
+  for (let i = a.pcm.length; i < Math.round((bAt * 8000) / 1000) * 2; i++) pcm[i] = Math.round((r() - 0.5) * 6);
+  const tl = analyze(pcm, 8000, 2);
+  assert.equal(tl.calls.length, 2, JSON.stringify(tl.calls));
+  assert.equal(tl.calls[0].number, '0612345678');
+  near(tl.calls[0].endMs, a.marks.endMs, 150, 'first end');
+  assert.equal(tl.calls[1].number, '0201234567');
+  assert.equal(tl.calls[1].name, 'GEMEENTE');
+  near(tl.calls[1].startMs, bAt + (b.marks.ringStartMs ?? NaN), 60, 'second start');
+  near(tl.calls[1].endMs, bAt + b.marks.endMs, 150, 'second end');
+  assert.deepEqual(tl.callerId.map((c) => c.checksumOk), [true, true]);
+});
+
 test('callSpans: table of evidence → calls', () => {
   const H = { hangoverMs: 4000 };
   const cases: Array<{ name: string; ev: Evidence[]; nowMs: number; want: Array<Record<string, unknown>> }> = [

@@ -116,6 +116,30 @@ function fskBytes(m: DecodedCallerId): number {
   return 3 + fields.reduce((n, f) => n + 2 + f.length, 0);
 }
 
+/** FSK is decoded in overlapping windows (the demodulator keeps several buffers as long as its input), longer than any burst. */
+const FSK_WINDOW = 30 * SAMPLE_RATE;
+const FSK_STEP = 25 * SAMPLE_RATE;
+
+/** Every FSK message in a channel, once: where windows or standards find the same burst, a verified checksum wins. */
+function fskMessages(x: Int16Array, standards: readonly FskStandard[]): DecodedCallerId[] {
+  const found: DecodedCallerId[] = [];
+  for (const standard of standards) {
+    for (let from = 0; from < x.length; from += FSK_STEP) {
+      const to = Math.min(x.length, from + FSK_WINDOW);
+      for (const m of decodeFskCallerId(x.subarray(from, to), { standard })) found.push({ ...m, startMs: m.startMs + (from * 1000) / SAMPLE_RATE });
+      if (to === x.length) break;
+    }
+  }
+  found.sort((a, b) => a.startMs - b.startMs);
+  const out: DecodedCallerId[] = [];
+  for (const m of found) {
+    const twin = out.findIndex((o) => Math.abs(o.startMs - m.startMs) < 50);
+    if (twin < 0) out.push(m);
+    else if (!out[twin].checksumOk && m.checksumOk) out[twin] = m;
+  }
+  return out;
+}
+
 interface ChannelResult {
   rings: RingSeg[];
   digits: (DigitHit & { power: number })[];
@@ -153,30 +177,25 @@ function signalling(x: Int16Array, ch: number, opts: Required<AnalyzeOptions>): 
   for (const d of digits) mask(d.startMs - BLOCK_MS, d.startMs + d.durationMs + BLOCK_MS);
 
   const fsk: CallerIdHit[] = [];
-  const seen: DecodedCallerId[] = [];
-  for (const standard of opts.fsk) {
-    for (const m of decodeFskCallerId(x, { standard })) {
-      if (seen.some((s) => Math.abs(s.startMs - m.startMs) < 50)) continue;
-      seen.push(m);
-      // noise can frame a "message" whose checksum fails; one that carries no readable number is not worth showing
-      if (!m.checksumOk && !(m.numberAbsent || /^\+?[0-9*#]{2,20}$/.test(m.number ?? ''))) continue;
-      const real = fskStandardAt(x, m.startMs);
-      if (!opts.fsk.includes(real)) continue;
-      fsk.push({
-        format: real === 'v23' ? 'fsk-v23' : 'fsk-bell202',
-        startMs: m.startMs,
-        channels: [ch],
-        message: m.format,
-        checksumOk: m.checksumOk,
-        ...(m.number !== undefined && { number: m.number }),
-        ...(m.name !== undefined && { name: m.name }),
-        ...(m.dateTime !== undefined && { dateTime: m.dateTime }),
-        ...(m.numberAbsent !== undefined && { absent: m.numberAbsent }),
-        ...(m.nameAbsent !== undefined && { nameAbsent: m.nameAbsent }),
-      });
-      // channel seizure and mark (≈ 400 ms) come before the message type byte
-      mask(m.startMs - 450, m.startMs + (fskBytes(m) * 10 * 1000) / 1200 + 60);
-    }
+  for (const m of fskMessages(x, opts.fsk)) {
+    // noise can frame a "message" whose checksum fails; one that carries no readable number is not worth showing
+    if (!m.checksumOk && !(m.numberAbsent || /^\+?[0-9*#]{2,20}$/.test(m.number ?? ''))) continue;
+    const real = fskStandardAt(x, m.startMs);
+    if (!opts.fsk.includes(real)) continue;
+    fsk.push({
+      format: real === 'v23' ? 'fsk-v23' : 'fsk-bell202',
+      startMs: m.startMs,
+      channels: [ch],
+      message: m.format,
+      checksumOk: m.checksumOk,
+      ...(m.number !== undefined && { number: m.number }),
+      ...(m.name !== undefined && { name: m.name }),
+      ...(m.dateTime !== undefined && { dateTime: m.dateTime }),
+      ...(m.numberAbsent !== undefined && { absent: m.numberAbsent }),
+      ...(m.nameAbsent !== undefined && { nameAbsent: m.nameAbsent }),
+    });
+    // channel seizure and mark (≈ 400 ms) come before the message type byte
+    mask(m.startMs - 450, m.startMs + (fskBytes(m) * 10 * 1000) / 1200 + 60);
   }
 
   // the alerting tone, with its ramps
