@@ -98,28 +98,29 @@ test('FSK caller ID with mark/space twist (±6 dB in spec, ±9 dB and 10 dB SNR 
 });
 
 /** The oracle's reading of a whole recording's caller ID. */
-function oracleCid(format: CidFormat, file: string): string | undefined {
+function oracleCid(format: CidFormat | 'dialled', file: string): string | undefined {
+  if (format === 'dialled') return multimonDtmf(file);
   if (format === 'fsk-v23') return multimonCid(file);
   if (format === 'fsk-bell202') return minimodemCid(file);
   const digits = multimonDtmf(file);
   return /^A(\d+)C$/.exec(digits)?.[1] ?? /^(\d+)#$/.exec(digits)?.[1];
 }
 
-test('caller ID inside whole line recordings: analyze vs the oracle on the same file', (t) => {
+test('caller ID and dialled digits inside whole line recordings: analyze vs the oracle on the same file', (t) => {
   const dir = tmpDir(t);
   const rows: string[] = ['format          level  condition   | ours  oracle'];
   const failures: string[] = [];
   const SEEDS = 2;
   let n = 0;
-  for (const format of ['fsk-v23', 'fsk-bell202', 'dtmf-clip-a', 'dtmf-clip-hash'] as const) {
+  // 'dialled': an outgoing call's digits (dial tone, ring-back and speech around them) against multimon-ng DTMF
+  for (const format of ['fsk-v23', 'fsk-bell202', 'dtmf-clip-a', 'dtmf-clip-hash', 'dialled'] as const) {
     for (const level of [-5, -20, -35]) for (const cond of ['clean', 'SNR 15 dB', 'A-law'] as const) {
       let ours = 0;
       let theirs = 0;
       for (let seed = 1; seed <= SEEDS; seed++) {
-        const rec = makeLineRecording({
-          seed: seed * 100 + n, direction: 'in', cid: { format, number: NUMBER, name: 'J JANSEN' }, ringCycles: 2,
-          speechSec: 2, endBy: 'busy', channels: 1, levelDbm0: level,
-        });
+        const rec = makeLineRecording(format === 'dialled'
+          ? { seed: seed * 100 + n, direction: 'out', dialled: NUMBER, ringCycles: 2, speechSec: 2, endBy: 'busy', channels: 1, levelDbm0: level }
+          : { seed: seed * 100 + n, direction: 'in', cid: { format, number: NUMBER, name: 'J JANSEN' }, ringCycles: 2, speechSec: 2, endBy: 'busy', channels: 1, levelDbm0: level });
         let pcm = rec.pcm;
         if (cond === 'SNR 15 dB') {
           // white noise 15 dB below the caller-ID level, over the whole recording
@@ -130,7 +131,9 @@ test('caller ID inside whole line recordings: analyze vs the oracle on the same 
         const file = path.join(dir, `r${n++}.wav`);
         fs.writeFileSync(file, encodeWav(pcm, 1, SR));
         const tl = analyze(pcm, SR, 1);
-        const ok = tl.calls.length === 1 && tl.calls[0].number === NUMBER && tl.callerId.length === 1 && tl.callerId[0].format === format;
+        const ok = format === 'dialled'
+          ? tl.calls.length === 1 && tl.calls[0].dialled === NUMBER && tl.callerId.length === 0
+          : tl.calls.length === 1 && tl.calls[0].number === NUMBER && tl.callerId.length === 1 && tl.callerId[0].format === format;
         const ref = oracleCid(format, file) === NUMBER;
         ours += +ok;
         theirs += +ref;
