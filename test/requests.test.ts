@@ -122,7 +122,7 @@ class Agent {
   cookies = new Map<string, string>();
   csrf = '';
   constructor(private readonly app: App) {}
-  async req(method: 'GET' | 'POST' | 'PATCH', url: string, body?: unknown, csrf = true) {
+  async req(method: 'GET' | 'POST' | 'PATCH' | 'PUT', url: string, body?: unknown, csrf = true) {
     if (!this.csrf && method !== 'GET') await this.state();
     const headers: Record<string, string> = {};
     if (method !== 'GET' && csrf) headers['x-csrf-token'] = this.csrf;
@@ -132,7 +132,7 @@ class Agent {
     return { status: res.statusCode, json: () => res.json(), raw: res.rawPayload, headers: res.headers };
   }
   async state() { const r = await this.req('GET', '/api/state'); this.csrf = r.json().csrfToken; }
-  async ok(method: 'GET' | 'POST' | 'PATCH', url: string, body?: unknown) {
+  async ok(method: 'GET' | 'POST' | 'PATCH' | 'PUT', url: string, body?: unknown) {
     const r = await this.req(method, url, body);
     assert.equal(r.status, 200, `${method} ${url}: ${r.raw.toString()}`);
     return r.json();
@@ -261,6 +261,21 @@ test('HTTP: managers only, CSRF; note, restriction (blocks playback and export),
   assert.deepEqual(staffDone.request.personal.results.map((r: any) => r.callId), [ids[4]]);
   assert.equal(h.box.archive.get(ids[4]!)!.restricted, true);
   assert.equal(h.box.archive.get(ids[1]!)!.restricted, false);
+
+  // Purpose binding: a manager whose role may only use training recordings cannot hand over complaint ones.
+  await admin.ok('POST', '/api/users', { username: 'mia', passphrase: 'mia-passphrase', role: 'manager' });
+  await admin.ok('PUT', '/api/privacy/settings', { rolePurposes: { admin: ['training', 'evaluation', 'complaint', 'evidence', 'legal-obligation'], manager: ['training'], reviewer: ['training'] } });
+  const mia = new Agent(h.app);
+  await mia.state();
+  assert.equal((await mia.req('POST', '/api/login', { username: 'mia', passphrase: 'mia-passphrase' })).status, 200);
+  await mia.state();
+  const bound = (await mia.ok('POST', '/api/requests', { kind: 'access', received: today, numbers: [NUMBER] })).request;
+  const refused = await mia.req('POST', `/api/requests/${bound.id}/act`, {});
+  assert.equal(refused.status, 403);
+  assert.equal(refused.json().error.code, 'RV_ERR_PURPOSE_NOT_ALLOWED');
+  assert.match(refused.json().error.message, /ask an administrator/);
+  assert.equal((await mia.ok('GET', `/api/requests/${bound.id}`)).request.status, 'open', 'nothing happened');
+  await admin.ok('PATCH', `/api/requests/${bound.id}`, { status: 'rejected' });
 
   // Locked: the list shows dates and status, no personal fields; acting needs the unlock.
   await admin.ok('POST', '/api/lock', {});

@@ -60,6 +60,11 @@ export class ExportJobs {
     return { ...v, progress: { ...v.progress } };
   }
 
+  /** Throws what start() would (restricted, unknown, empty) without starting anything. */
+  check(callIds: readonly string[]): void {
+    checkExportable(this.o.source, callIds);
+  }
+
   /** Checks the selection at once (restricted, unknown, empty), then builds in the background. */
   start(x: { callIds: readonly string[]; lang: ExportLang; request?: string; by: string; onDone?: (j: JobView) => Promise<void> }): JobView {
     const headers = checkExportable(this.o.source, x.callIds);

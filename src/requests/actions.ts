@@ -24,7 +24,12 @@ export interface RequestActionDeps {
   numberHeld?: (callId: string) => boolean;
 }
 
-export type ActOptions = { lang?: ExportLang; lift?: boolean };
+export type ActOptions = {
+  lang?: ExportLang;
+  lift?: boolean;
+  /** whether the acting person's role may open a recording kept for these purposes (privacy settings, role matrix) */
+  mayOpen?: (purposes: readonly string[]) => boolean;
+};
 export type ActResult = { request: DataRequest; job?: JobView };
 
 const subjectOf = (p: RequestPersonal) => (p.subject.kind === 'staff' ? { extension: p.subject.extension } : { numbers: p.subject.numbers });
@@ -46,6 +51,13 @@ export class RequestActions {
     const p = req.personal!;
     const calls = this.matching(p);
     const audit = (detail: Record<string, unknown>) => this.d.audit.append({ actor, action: 'request.act', target: id, detail: { kind: req.kind, ...detail } });
+    // Handing over or annotating a recording uses its content, so purpose binding applies; erasing and restricting do not.
+    if ((req.kind === 'access' || req.kind === 'note') && o.mayOpen) {
+      const refused = calls.filter((c) => !o.mayOpen!(c.purposes));
+      if (refused.length > 0) {
+        throw new RvError('RV_ERR_PURPOSE_NOT_ALLOWED', `${refused.length} of the ${calls.length} recordings were kept for purposes your role may not use (${[...new Set(refused.flatMap((c) => c.purposes))].join(', ')}); ask an administrator to carry out this request.`, 403);
+      }
+    }
     switch (req.kind) {
       case 'access': return this.access(req, actor, calls, o.lang ?? 'nl', audit);
       case 'erasure': return { request: await this.erase(req, actor, calls, audit) };
@@ -62,6 +74,9 @@ export class RequestActions {
       return { request };
     }
     const ids = calls.map((c) => c.id);
+    // Refused selections (a restricted recording) are not audited as exports; accepted ones are audited before a byte is written.
+    this.d.exports.check(ids);
+    await audit({ calls: ids.length, ids: ids.slice(0, 100) });
     const job = this.d.exports.start({
       callIds: ids, lang, request: req.id, by: actor,
       onDone: async (j) => {
@@ -70,7 +85,7 @@ export class RequestActions {
           j.state === 'done' ? `Export of ${ids.length} recording(s) made (${j.id}); hand the download to the person.` : `Export failed: ${j.error?.message}`);
       },
     });
-    await audit({ calls: ids.length, export: job.id, ids: ids.slice(0, 100) });
+    await this.d.audit.append({ actor, action: 'export.start', target: req.id, detail: { export: job.id, calls: ids.length } });
     const request = await this.d.register.update(req.id, { status: 'in-progress', personal: (p) => ({ ...p, handledBy: actor }) });
     return { request, job };
   }

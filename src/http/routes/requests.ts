@@ -8,6 +8,7 @@ import { RequestRegister, REQUEST_KINDS, REQUEST_STATUSES } from '../../requests
 import { RequestActions } from '../../requests/actions.ts';
 import { ExportJobs } from '../../export/jobs.ts';
 import { validateRetention } from '../../retention/policy.ts';
+import { mayOpen } from '../../privacy/access.ts';
 
 const RequestParams = Type.Object({ id: Type.String({ pattern: '^RQ-[0-9]{8}-[0-9a-f]{6}$' }) });
 const ExportParams = Type.Object({ id: Type.String({ pattern: '^ex-[0-9a-f]{16}$' }) });
@@ -82,7 +83,8 @@ export const requestRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => a
 
   app.post('/api/requests/:id/act', { onRequest: allow(MANAGERS), schema: { params: RequestParams, body: Type.Optional(ActBody) } }, async (req) => {
     if (!unlocked()) throw new RvError('RV_ERR_VAULT_LOCKED', 'The vault is locked; unlock it to act on a request (the numbers are encrypted).', 423);
-    return actions.act(req.params.id, req.session!.user, req.body ?? {});
+    const s = req.session!;
+    return actions.act(req.params.id, s.user, { ...(req.body ?? {}), mayOpen: (purposes) => mayOpen(box.config().rolePurposes, s.role, purposes) });
   });
 
   app.get('/api/exports/:id', { onRequest: allow(MANAGERS), schema: { params: ExportParams } }, async (req) => ({ job: exports.get(req.params.id) }));
