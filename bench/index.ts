@@ -12,3 +12,4 @@ await benchDsp();
 await benchBoard();
 await (await import('./search.ts')).benchSearch();
 await (await import('./export.ts')).benchExport();
+await (await import('./analyze.ts')).benchAnalyze();
