@@ -30,7 +30,13 @@ export const privacyRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => a
     return box.holds;
   };
 
-  app.get('/api/holds', { onRequest: allow(MANAGERS) }, async () => ({ holds: await holds().list(), locked: !box.vault.unlocked }));
+  app.get('/api/holds', { onRequest: allow(MANAGERS) }, async (req) => {
+    const locked = !box.vault.unlocked;
+    const list = await holds().list();
+    // Unlocked, the list shows held numbers and case details: who looked is recorded.
+    if (!locked && list.length > 0) await box.audit.append({ actor: req.session!.user, action: 'holds.view', detail: { holds: list.length } });
+    return { holds: list, locked };
+  });
 
   app.post('/api/holds', { onRequest: allow(MANAGERS), schema: { body: PlaceHold } }, async (req) => {
     const b = req.body;
