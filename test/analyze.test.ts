@@ -87,6 +87,9 @@ test('outgoing calls: dial tone, dialled digits on the phone side, ring-back, bu
     { seed: 1, direction: 'out', dialled: '0201234567', speechSec: 8, endBy: 'busy', channels: 2 },
     { seed: 2, direction: 'out', dialled: '0031612345678', speechSec: 5, endBy: 'silence', channels: 1, levelDbm0: -25 },
     { seed: 3, direction: 'out', dialled: '112', speechSec: 4, endBy: 'busy', channels: 1, ringCycles: 3, levelDbm0: -6 },
+    // looks like DTMF caller ID (<number>#, A…C) but follows dial tone: dialled
+    { seed: 4, direction: 'out', dialled: '0612345678#', speechSec: 4, endBy: 'busy', channels: 2 },
+    { seed: 5, direction: 'out', dialled: 'A0612345678C', speechSec: 4, endBy: 'silence', channels: 1 },
   ];
   for (const o of cases) {
     const rec = makeLineRecording(o);

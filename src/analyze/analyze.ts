@@ -60,6 +60,8 @@ export interface Timeline {
 }
 
 const BLOCK_MS = (TONE_BLOCK * 1000) / SAMPLE_RATE;
+/** digits this soon after dial tone belong to the number being dialled, ms */
+const DIALLING_MS = 20_000;
 const ZERO_DBM0_POWER = ZERO_DBM0_PEAK ** 2 / 2;
 
 /** One channel of interleaved audio. */
@@ -305,9 +307,15 @@ export function analyze(pcm: Int16Array, rate: number, channels: number, options
     else if (!twin.checksumOk && f.checksumOk) Object.assign(twin, f);
     else if (!twin.channels.includes(f.channels[0])) twin.channels.push(f.channels[0]);
   }
+  const rings = mergeSegs(per.flatMap((p) => p.rings), () => true);
+  const tones = mergeSegs(per.flatMap((p) => p.tones), (a, b) => a.kind === b.kind, 100);
+  const voice = mergeSegs(per.flatMap((p) => p.voice), () => true);
+
   const clipDigits = new Set<DigitHit>();
   if (opts.dtmfClip) {
     for (const c of parseClip(dtmf.map((d) => ({ digit: d.digit, at: d.startMs, durationMs: d.durationMs })))) {
+      // digits after dial tone are dialled, however fast a phone's memory sends them and however they end
+      if (tones.some((t) => t.kind === 'dial' && t.startMs <= c.startMs && c.startMs - t.endMs <= DIALLING_MS)) continue;
       const used = dtmf.filter((d) => d.startMs >= c.startMs && d.startMs < c.endMs);
       used.forEach((d) => clipDigits.add(d));
       callerId.push({
@@ -322,10 +330,6 @@ export function analyze(pcm: Int16Array, rate: number, channels: number, options
     }
     callerId.sort((a, b) => a.startMs - b.startMs);
   }
-
-  const rings = mergeSegs(per.flatMap((p) => p.rings), () => true);
-  const tones = mergeSegs(per.flatMap((p) => p.tones), (a, b) => a.kind === b.kind, 100);
-  const voice = mergeSegs(per.flatMap((p) => p.voice), () => true);
 
   const evidence: Evidence[] = [
     ...rings.map((r): Evidence => ({ kind: 'ring', startMs: r.startMs, endMs: r.endMs })),
