@@ -115,7 +115,7 @@ async function lineCheck(rest: string[]): Promise<number> {
   if (values.json) {
     console.log(JSON.stringify({ device: t.device, line: t.line, seconds, deviceChannels: t.pick, levels, ...tl }, null, 2));
   } else {
-    console.log(formatTimeline(tl, `line ${t.line ?? '(no config)'} on ${t.device}, channels ${t.pick.join(',')}`));
+    console.log(formatTimeline(tl, `${t.line ? `line ${t.line} on ` : ''}${t.device}, device channels ${t.pick.join(',')}`));
     console.log('');
     console.log(formatLevels(levels));
   }
