@@ -90,6 +90,8 @@ export type SiprecServerEvents = {
   end: [RecordingSession, string];
   /** the SRC cancelled before the answer; nothing was recorded */
   cancelled: [RecordingSession];
+  /** a session admitted to a line was refused after all (no usable stream, no RTP port); nothing was recorded */
+  refused: [RecordingSession, string];
 };
 
 const ALLOW = 'INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO';
@@ -235,17 +237,21 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
     if (this.o.admit && !this.o.admit(s)) return this.reply(m, peer, 486, 'Busy Here', [['Warning', '399 ringvault "No free recording line"']]);
     this.sessions.set(this.key(s.callId, s.remoteTag), s);
     this.reply(m, peer, 100, 'Trying');
+    const refuse = (why: string) => {
+      this.release(s);
+      s.state = 'ended';
+      this.sessions.delete(this.key(s.callId, s.remoteTag));
+      this.emit('refused', s, why);
+    };
     try {
       for (const st of offer.streams) s.streams.push(await this.openStream(s, st.index, st.media, st.label, st.port, st.payloads, st.direction));
     } catch (e) {
-      this.release(s);
-      this.sessions.delete(this.key(s.callId, s.remoteTag));
+      refuse((e as Error).message);
       return this.replyError(m, peer, e);
     }
     if (!s.streams.some((x) => x.port !== 0)) {
-      this.release(s);
-      this.sessions.delete(this.key(s.callId, s.remoteTag));
-      return this.reply(m, peer, 488, 'Not Acceptable Here', [['Warning', '399 ringvault "Only G.711 A-law or u-law audio can be recorded"']]);
+      refuse('no G.711 stream');
+      return this.reply(m, peer, 488, 'Not Acceptable Here', [['Warning', '399 ringvault "Only G.711 A-law or u-law audio can be recorded"']], undefined, cacheKey);
     }
     const answer = () => {
       if (s.state !== 'early') return;

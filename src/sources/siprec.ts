@@ -70,6 +70,7 @@ export class SiprecSource extends LineSource {
     this.server.on('update', (s) => this.onUpdate(s));
     this.server.on('end', (s, reason) => this.onEnd(s, reason));
     this.server.on('cancelled', (s) => { if (s.line) this.busy.delete(s.line); });
+    this.server.on('refused', (s) => { if (s.line) this.busy.delete(s.line); });
   }
 
   async start(): Promise<void> {
