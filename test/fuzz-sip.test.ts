@@ -179,7 +179,9 @@ test('live server fuzz: mutated SIP over UDP and TCP and garbage RTP; no crash, 
   await new Promise((r) => setTimeout(r, 1500));
   udp.close();
   assert.ok(answers > 500, `${answers} answers came back`);
-  assert.ok(log.warnings > 100, 'bad input was logged');
+  // Bad input is logged, but a flood only a few lines a second (the run takes a few seconds).
+  assert.ok(log.warnings >= 5, `${log.warnings} warnings`);
+  assert.ok(log.warnings < 200, `${log.warnings} warnings for thousands of bad messages`);
   assert.equal(await optionsOk(port, 'udp'), 200);
   assert.equal(await optionsOk(port, 'tcp'), 200);
   assert.ok(src.server.liveSessions.length <= 8, 'sessions stay within the configured maximum');

@@ -98,6 +98,10 @@ const ALLOW = 'INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO';
 const SUPPORTED = new Set(['siprec', 'timer']);
 const T1 = 500;
 const T2 = 4000;
+/** A session paused this long with no SIP request or RTP is taken to be forgotten by its SRC. */
+const PAUSED_LIMIT_MS = 4 * 3600_000;
+/** Malformed-input log lines per second at most; the rest are counted and reported with the next one. */
+const BAD_LOGS_PER_SEC = 5;
 
 /** A SIPREC recording server (RFC 7866) over UDP and TCP: answers SRCs, receives their RTP, never throws on input. */
 export class SiprecServer extends EventEmitter<SiprecServerEvents> {
@@ -107,6 +111,7 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
   private readonly responses = new Map<string, { buf: Buffer; at: number }>();
   private sweeper?: NodeJS.Timeout;
   private readonly now: () => number;
+  private badLog = { second: 0, count: 0, suppressed: 0 };
 
   constructor(private readonly o: SiprecServerOptions) {
     super();
@@ -217,7 +222,7 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
       s.metadata = mergeSiprecMetadata(s.metadata, parseSiprecMetadata(xml));
     } catch (e) {
       // The call is still recorded; numbers fall back to From/To and the XML is kept as sent.
-      this.o.log.warn({ callId: s.callId, err: (e as Error).message }, 'recording metadata unreadable; kept as sent');
+      this.warnBad({ callId: s.callId, err: (e as Error).message }, 'recording metadata unreadable; kept as sent');
     }
   }
 
@@ -371,8 +376,16 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
   private sweep(): void {
     const now = this.now();
     for (const s of [...this.sessions.values()]) {
-      if (s.state !== 'confirmed' || !s.sending) continue;
+      if (s.state !== 'confirmed') continue;
       const last = Math.max(s.mediaChangedAt, ...s.streams.map((x) => x.lastPacketAt));
+      if (!s.sending) {
+        if (now - last >= PAUSED_LIMIT_MS) {
+          this.o.log.warn({ callId: s.callId, line: s.line }, 'recording paused for 4 hours without a word from the SRC; ending it');
+          this.sendBye(s);
+          this.end(s, 'paused-timeout');
+        }
+        continue;
+      }
       if (now - last >= this.o.rtpTimeoutMs) {
         this.o.log.warn({ callId: s.callId, line: s.line }, `no RTP for ${Math.round((now - last) / 1000)} s and no BYE; ending the recording`);
         this.sendBye(s);
@@ -428,13 +441,23 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
     const err = e instanceof RvError ? e : new RvError('RV_ERR_SIP_INTERNAL', (e as Error).message, 500);
     const status = err.status >= 400 && err.status < 700 ? err.status : 500;
     const reason = { 400: 'Bad Request', 415: 'Unsupported Media Type', 488: 'Not Acceptable Here', 503: 'Service Unavailable' }[status] ?? 'Server Internal Error';
-    this.o.log.warn({ callId: m.get('Call-ID'), code: err.code }, err.message);
+    this.warnBad({ callId: m.get('Call-ID'), code: err.code }, err.message);
     this.reply(m, peer, status, reason, [['Warning', `399 ringvault "${err.message.replace(/["\\\r\n]/g, "'").slice(0, 200)}"`]]);
   }
 
   /** A request that could not be parsed gets a 400 when enough of it is readable to address one (RFC 3261 §8.2). */
+  /** Logs bad input, at most a few lines a second, so a flood from one broken peer cannot fill the disk. */
+  private warnBad(obj: object, msg: string): void {
+    const sec = Math.floor(this.now() / 1000);
+    if (sec !== this.badLog.second) this.badLog = { second: sec, count: 0, suppressed: this.badLog.suppressed };
+    if (this.badLog.count++ >= BAD_LOGS_PER_SEC) { this.badLog.suppressed++; return; }
+    const more = this.badLog.suppressed ? ` (${this.badLog.suppressed} more bad messages were not logged)` : '';
+    this.badLog.suppressed = 0;
+    this.o.log.warn(obj, msg + more);
+  }
+
   private onMalformed(e: RvError, raw: Buffer, peer: SipPeer): void {
-    this.o.log.warn({ from: `${peer.proto}:${peer.address}:${peer.port}`, code: e.code }, e.message);
+    this.warnBad({ from: `${peer.proto}:${peer.address}:${peer.port}`, code: e.code }, e.message);
     const text = raw.subarray(0, 8192).toString('latin1');
     const first = /^\s*([A-Z]+) \S+ SIP\/2\.0\r?\n/i.exec(text);
     if (!first || first[1]!.toUpperCase() === 'ACK') return;
