@@ -43,7 +43,8 @@ export type TrackerEvent =
 /** a voice onset counts only once this much later nothing showed it to be a caller-ID or DTMF burst */
 const CONFIRM_MS = 2000;
 /** a caller-ID burst spans about this much around its reported start (seizure + mark before, message after) */
-const CID_SPAN_BEFORE_MS = 700;
+const CID_SPAN_BEFORE_MS = 1200;
+const DIGIT_SPAN_BEFORE_MS = 1000;
 const CID_SPAN_AFTER_MS = 700;
 /** caller ID, or DTMF sent before the first ring, belongs to a ring starting within this */
 const CID_BEFORE_RING_MS = 10_000;
@@ -166,7 +167,8 @@ export class AnalogTracker {
         if (!c) this.cid = { at: h.at, ...(h.number ? { number: h.number } : {}), ...(h.absent ? { absent: h.absent } : {}) };
         return;
       case 'digit':
-        this.vetoes.push([h.at - 60, h.at + 200]);
+        // a line's click or a coarse block can join the digits to a voice run starting just before them
+        this.vetoes.push([h.at - DIGIT_SPAN_BEFORE_MS, h.at + h.durationMs + 200]);
         if (c) {
           c.digits += h.digit;
           c.lastDigitEnd = h.at + 100;
@@ -193,14 +195,15 @@ export class AnalogTracker {
         return;
       case 'cadence':
         if (h.cadence === 'busy' || h.cadence === 'congestion') {
-          if (c && c.endAt === undefined) this.end(Math.max(h.onset, c.start), h.cadence);
+          // with line sense the hook decides: the recording runs until the phone is put down
+          if (c && c.endAt === undefined && !sense) this.end(Math.max(h.onset, c.start), h.cadence);
           else if (!c && this.pendingDigits.length && !sense) this.openDialled(h.onset, h.cadence);
         } else if (h.cadence === 'ringback' && !c && this.pendingDigits.length && !sense) {
           this.openDialled(null);
         }
         return;
       case 'voice':
-        if (!sense) this.voiceCands.push(h.at);
+        this.voiceCands.push(h.at);
         return;
     }
   }
