@@ -545,3 +545,23 @@ test('gpio driver: gpiomon 1.6 output with contact bounce becomes one short pres
   assert.deepEqual(events, ['press line1 short', 'press line2 long', 'sense line2 offhook', 'sense line2 onhook']);
   assert.ok(log.warnings.some((w) => /not an event; ignored/.test(w)));
 });
+
+test('serial driver: a board spewing noise is counted in full but logged only ten times a minute', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'rv-pty-'));
+  const pty = new PtyPair(dir);
+  await pty.start();
+  const sim = await BoardSim.open(pty.board);
+  const log = memoryLog();
+  const board = new SerialBoard({ path: pty.box, lines: () => ['line1'], longPressMs: () => 1000, log });
+  t.after(async () => { await board.stop(); await sim.close(); await pty.stop(); await rm(dir, { recursive: true, force: true }); });
+  const presses: string[] = [];
+  board.on('press', (p) => presses.push(`${p.line} ${p.kind}`));
+  await board.start();
+  await until(() => board.connected, 'connected');
+  for (let i = 0; i < 50; i++) sim.write(`NOISE ${i}`);
+  sim.press(1, 'LONG');
+  await until(() => board.malformed === 50 && presses.length === 1, 'all noise counted, the press still through');
+  assert.equal(log.warnings.filter((w) => /not in the protocol/.test(w)).length, 10);
+  assert.deepEqual(presses, ['line1 long']);
+  assert.equal(board.connected, true);
+});

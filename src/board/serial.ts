@@ -45,6 +45,7 @@ export class SerialBoard extends ControlBoard {
   private readonly leds = new Map<string, LedState>();
   private timers: NodeJS.Timeout[] = [];
   private retry?: NodeJS.Timeout;
+  private badWindow = { start: 0, logged: 0, muted: 0 };
 
   constructor(private readonly o: SerialBoardOptions) {
     super();
@@ -94,7 +95,7 @@ export class SerialBoard extends ControlBoard {
     this.lastRx = Date.now();
     const split = new LineSplitter(
       (line) => this.onLine(line),
-      () => { this.malformed++; this.o.log.warn({ path }, 'control board sent an over-long line; ignored'); },
+      () => this.bad({ path }, 'control board sent an over-long line; ignored'),
     );
     port.on('data', (b: Buffer) => split.push(b));
     port.on('error', (e) => this.o.log.warn({ err: e, path }, 'control board serial error'));
@@ -118,8 +119,7 @@ export class SerialBoard extends ControlBoard {
   private onLine(raw: string): void {
     const p = parseBoardLine(raw);
     if (!p.ok) {
-      this.malformed++;
-      this.o.log.warn({ line: forLog(raw), reason: p.reason }, 'control board sent a line that is not in the protocol; ignored');
+      this.bad({ line: forLog(raw), reason: p.reason }, 'control board sent a line that is not in the protocol; ignored');
       return;
     }
     const m = p.msg;
@@ -160,6 +160,17 @@ export class SerialBoard extends ControlBoard {
     // A board that (re)said HELLO has forgotten its LEDs: show them all again.
     this.o.lines().forEach((line, i) => { if (i < m.lines) this.send({ type: 'led', n: i + 1, state: this.leds.get(line) ?? 'idle' }); });
     if (this.faulted) { this.faulted = false; this.emit('recovered'); }
+  }
+
+  /** Counts a bad line and logs it; a board spewing noise gets at most 10 log lines a minute plus a count. */
+  private bad(detail: object, msg: string): void {
+    this.malformed++;
+    const now = Date.now();
+    if (now - this.badWindow.start > 60_000) {
+      if (this.badWindow.muted > 0) this.o.log.warn({ count: this.badWindow.muted }, 'control board sent more bad lines that were not logged');
+      this.badWindow = { start: now, logged: 0, muted: 0 };
+    }
+    if (this.badWindow.logged < 10) { this.badWindow.logged++; this.o.log.warn(detail, msg); } else this.badWindow.muted++;
   }
 
   private send(m: BoxMessage): void {
