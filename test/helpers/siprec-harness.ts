@@ -118,7 +118,7 @@ export async function feeder(h: SiprecHarness): Promise<{ feed(ports: number[]):
 /** tcpdump on the loopback interface, for the recorder's RTP port range. */
 export async function captureRtp(h: SiprecHarness): Promise<{ file: string; stop(): Promise<void> }> {
   const file = join(h.dir, `rtp-${Math.random().toString(36).slice(2)}.pcap`);
-  const td = spawn('tcpdump', ['-i', 'lo', '-U', '--immediate-mode', '-n', '-w', file, `udp and dst portrange ${h.rtpMin}-${h.rtpMax}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const td = spawn('tcpdump', ['-i', 'lo', '-U', '--immediate-mode', '-B', '8192', '-n', '-w', file, `udp and dst portrange ${h.rtpMin}-${h.rtpMax}`], { stdio: ['ignore', 'ignore', 'pipe'] });
   h.children.add(td);
   let err = '';
   await new Promise<void>((res, rej) => {
@@ -210,6 +210,7 @@ export async function matchChannel(dir: string, channel: Int16Array, pkts: RtpSe
   assert.ok(segs.length > 0, 'the capture holds audio for this stream');
   const covered = new Uint8Array(channel.length);
   let end = 0;
+  let prev: { seg: RtpSeen[]; end: number } | undefined;
   for (const seg of segs) {
     const ref = await soxAlaw(dir, Buffer.concat(seg.map((p) => p.payload)));
     const expected = Math.round((seg[0]!.at - t0) * 8) - seg[0]!.payload.length;
@@ -224,6 +225,12 @@ export async function matchChannel(dir: string, channel: Int16Array, pkts: RtpSe
     }
     assert.ok(found >= 0, `a run of ${seg.length} packets (${ref.length} samples) arriving ${Math.round(seg[0]!.at - t0)} ms in is in the recording within 100 ms of its time, sample for sample`);
     covered.fill(1, found, found + ref.length);
+    // Packets tcpdump missed under load but the recorder got: their place between two runs is not judged.
+    if (prev && prev.seg[0]!.ssrc === seg[0]!.ssrc) {
+      const missed = ((seg[0]!.seq - prev.seg[prev.seg.length - 1]!.seq) & 0xffff) - 1;
+      if (missed > 0 && missed < 100) covered.fill(1, prev.end, Math.min(found, prev.end + missed * seg[0]!.payload.length));
+    }
+    prev = { seg, end: found + ref.length };
     end = Math.max(end, found + ref.length);
   }
   let stray = 0;
