@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as pty from 'node-pty';
 import { Client, ROOT, startAppliance } from './helpers/appliance.ts';
-import { readZipDirectory } from '../src/export/zipread.ts';
+import { ZipReader } from '../src/export/zipread.ts';
 
 const PASS = 'correct horse battery staple';
 const CUSTOMER = '+31612345678';
@@ -140,11 +140,10 @@ test('privacy end to end: 50 calls → access bundle verified by unzip/soxi/open
 
   // One altered byte inside one recording is caught and the file named.
   const victim = `recordings/${wavs[17]}`;
+  const z = await ZipReader.open(zip);
+  const pos = (await z.dataStart(z.entries.find((x) => x.name === victim)!)) + 4000;
+  z.close();
   const fh = await open(zip, 'r+');
-  const e = (await readZipDirectory(fh)).find((x) => x.name === victim)!;
-  const head = Buffer.alloc(30);
-  await fh.read(head, 0, 30, e.localOffset);
-  const pos = e.localOffset + 30 + head.readUInt16LE(26) + head.readUInt16LE(28) + 4000;
   const b = Buffer.alloc(1);
   await fh.read(b, 0, 1, pos);
   await fh.write(Buffer.from([b[0]! ^ 0x40]), 0, 1, pos);

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
 import { FORMAT, MANIFEST, SIGNATURE, boxIdOf, verifySignature, type Manifest } from './manifest.ts';
-import { ZipFormatError, entryData, readZipDirectory, type ZipEntry } from './zipread.ts';
+import { ZipReader, isZipError, type ZipEntry } from './zipread.ts';
 
 export interface VerifyProblem { file?: string; kind: 'altered' | 'missing' | 'extra' | 'signature' | 'manifest' | 'zip' | 'other-box'; message: string }
 
@@ -20,14 +19,10 @@ export interface VerifyResult {
 
 const MAX_MANIFEST = 16 << 20;
 
-async function readEntry(fh: Awaited<ReturnType<typeof open>>, e: ZipEntry, max: number): Promise<Buffer> {
+/** A small entry (manifest, signature) in memory; the limit is checked before anything is read. */
+async function readEntry(zip: ZipReader, e: ZipEntry, max: number): Promise<Buffer> {
   const parts: Buffer[] = [];
-  let n = 0;
-  for await (const b of entryData(fh, e)) {
-    n += b.length;
-    if (n > max) throw new ZipFormatError(`${e.name} is larger than ${max} bytes`);
-    parts.push(b);
-  }
+  for await (const b of zip.data(e, max)) parts.push(b);
   return Buffer.concat(parts);
 }
 
@@ -49,15 +44,16 @@ function parseManifest(bytes: Buffer): Manifest | string {
  */
 export async function verifyExport(path: string, opts: { boxPublicKey?: Uint8Array } = {}): Promise<VerifyResult> {
   const r: VerifyResult = { ok: false, file: path, filesOk: 0, problems: [] };
-  let fh: Awaited<ReturnType<typeof open>>;
+  let zip: ZipReader;
   try {
-    fh = await open(path, 'r');
+    zip = await ZipReader.open(path);
   } catch (e) {
-    r.problems.push({ kind: 'zip', message: `cannot open ${path}: ${(e as Error).message}` });
+    if (!isZipError(e)) throw e;
+    r.problems.push({ kind: 'zip', message: e.code === 'RV_ERR_ZIP_DAMAGED' ? `the zip is damaged: ${e.message}` : e.message });
     return r;
   }
   try {
-    const entries = await readZipDirectory(fh);
+    const entries = zip.entries;
     const byName = new Map<string, ZipEntry>();
     for (const e of entries) {
       if (byName.has(e.name)) r.problems.push({ file: e.name, kind: 'extra', message: `${e.name} appears twice in the zip` });
@@ -67,7 +63,7 @@ export async function verifyExport(path: string, opts: { boxPublicKey?: Uint8Arr
     const se = byName.get(SIGNATURE);
     if (!me) { r.problems.push({ file: MANIFEST, kind: 'missing', message: 'manifest.json is missing, so nothing can be checked' }); return r; }
     if (!se) r.problems.push({ file: SIGNATURE, kind: 'missing', message: 'manifest.sig (the signature) is missing' });
-    const manifestBytes = await readEntry(fh, me, MAX_MANIFEST);
+    const manifestBytes = await readEntry(zip, me, MAX_MANIFEST);
     const parsed = parseManifest(manifestBytes);
     if (typeof parsed === 'string') { r.problems.push({ file: MANIFEST, kind: 'manifest', message: parsed }); return r; }
     const m = parsed;
@@ -76,7 +72,7 @@ export async function verifyExport(path: string, opts: { boxPublicKey?: Uint8Arr
     r.calls = m.calls;
     const key = Buffer.from(m.signing.publicKey, 'base64');
     if (se) {
-      const sig = await readEntry(fh, se, 1024);
+      const sig = await readEntry(zip, se, 1024);
       if (!verifySignature(manifestBytes, sig, key)) r.problems.push({ file: MANIFEST, kind: 'signature', message: 'the signature does not match manifest.json: the manifest or its signature was altered' });
     }
     if (boxIdOf(key) !== m.boxId) r.problems.push({ file: MANIFEST, kind: 'manifest', message: `the box id ${m.boxId} does not belong to the key in the manifest` });
@@ -89,12 +85,15 @@ export async function verifyExport(path: string, opts: { boxPublicKey?: Uint8Arr
       listed.add(f.name);
       const e = byName.get(f.name);
       if (!e) { r.problems.push({ file: f.name, kind: 'missing', message: `${f.name} is listed in the manifest but not in the zip` }); continue; }
+      // The size is in the central directory: a mismatch is an alteration, found without reading the data.
+      if (e.size !== f.bytes) { r.problems.push({ file: f.name, kind: 'altered', message: `${f.name} was altered: it is ${e.size} bytes, the signed manifest says ${f.bytes}` }); continue; }
       const hash = createHash('sha256');
       let bytes = 0;
       try {
-        for await (const b of entryData(fh, e)) { hash.update(b); bytes += b.length; }
+        for await (const b of zip.data(e, f.bytes)) { hash.update(b); bytes += b.length; }
       } catch (err) {
-        r.problems.push({ file: f.name, kind: 'altered', message: `${f.name} cannot be read: ${(err as Error).message}` });
+        if (!isZipError(err)) throw err;
+        r.problems.push({ file: f.name, kind: 'altered', message: `${f.name} was altered or damaged: ${err.message}` });
         continue;
       }
       if (bytes !== f.bytes || hash.digest('hex') !== f.sha256) r.problems.push({ file: f.name, kind: 'altered', message: `${f.name} was altered: its content does not match the signed SHA-256` });
@@ -104,10 +103,10 @@ export async function verifyExport(path: string, opts: { boxPublicKey?: Uint8Arr
       if (!listed.has(name) && name !== MANIFEST && name !== SIGNATURE) r.problems.push({ file: name, kind: 'extra', message: `${name} is in the zip but not in the signed manifest (added afterwards)` });
     }
   } catch (e) {
-    if (!(e instanceof ZipFormatError)) throw e;
+    if (!isZipError(e)) throw e;
     r.problems.push({ kind: 'zip', message: `the zip is damaged: ${e.message}` });
   } finally {
-    await fh.close();
+    zip.close();
   }
   r.ok = r.problems.length === 0;
   return r;

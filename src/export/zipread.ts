@@ -1,112 +1,134 @@
-import { createInflateRaw } from 'node:zlib';
-import type { FileHandle } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import yauzl from 'yauzl';
+import { RvError, isRvError } from '../errors.ts';
 
-// A small zip reader for checking bundles (no zip-reading library is pinned): the central directory,
-// zip64 sizes and offsets, stored and deflated entries. It trusts nothing it reads; every bound is checked.
+// A thin typed layer over yauzl for checking bundles: the central directory (zip64 included) is read by
+// yauzl with its own checks, and this adds the limits a verifier needs. Errors are RvErrors that say
+// what was wrong and what to do:
+//  - RV_ERR_ZIP_OPEN     the file cannot be opened at all (missing, no permission);
+//  - RV_ERR_ZIP_DAMAGED  it is not a zip, is cut short, or its structure is broken or unsafe;
+//  - RV_ERR_ZIP_ENTRY    one entry cannot be unpacked (damaged data, unsupported method, zip-bomb sizes).
 
-export interface ZipEntry { name: string; method: number; compressedSize: number; size: number; localOffset: number }
-
-export class ZipFormatError extends Error {}
-
-const EOCD = 0x06054b50;
-const ZIP64_LOCATOR = 0x07064b50;
-const ZIP64_EOCD = 0x06064b50;
-const CENTRAL = 0x02014b50;
-const LOCAL = 0x04034b50;
-const MAX_ENTRIES = 1_000_000;
-
-async function readAt(fh: FileHandle, pos: number, len: number): Promise<Buffer> {
-  const buf = Buffer.alloc(len);
-  const { bytesRead } = await fh.read(buf, 0, len, pos);
-  if (bytesRead !== len) throw new ZipFormatError(`the file ends early (wanted ${len} bytes at ${pos})`);
-  return buf;
+export interface ZipEntry {
+  name: string;
+  /** 0 = stored, 8 = deflated */
+  method: number;
+  compressedSize: number;
+  /** uncompressed size, as the central directory says; yauzl holds the data to it while reading */
+  size: number;
+  /** offset of the local file header */
+  localOffset: number;
 }
 
-const u64 = (b: Buffer, at: number): number => {
-  const v = b.readBigUInt64LE(at);
-  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new ZipFormatError('a zip64 size is impossibly large');
-  return Number(v);
-};
+/** More entries than any bundle holds (two files per call plus five); a higher count is a forged directory. */
+export const MAX_ENTRIES = 200_000;
+/** Deflate cannot shrink data by more than about 1032:1; a larger claimed ratio is a zip bomb. */
+const MAX_DEFLATE_RATIO = 1032;
+/** Smallest central directory record: a count claiming more records than fit in the file is forged. */
+const CENTRAL_RECORD_MIN = 46;
 
-export async function readZipDirectory(fh: FileHandle): Promise<ZipEntry[]> {
-  const { size } = await fh.stat();
-  if (size < 22) throw new ZipFormatError('it is too short to be a zip file');
-  const tailLen = Math.min(size, 22 + 0xffff);
-  const tail = await readAt(fh, size - tailLen, tailLen);
-  let at = -1;
-  for (let i = tailLen - 22; i >= 0; i--) if (tail.readUInt32LE(i) === EOCD) { at = i; break; }
-  if (at < 0) throw new ZipFormatError('no end-of-central-directory record (not a zip file, or cut short)');
-  let count = tail.readUInt16LE(at + 10);
-  let cdSize = tail.readUInt32LE(at + 12);
-  let cdOffset = tail.readUInt32LE(at + 16);
-  if (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) {
-    const locAt = size - tailLen + at - 20;
-    if (locAt < 0) throw new ZipFormatError('zip64 locator missing');
-    const loc = await readAt(fh, locAt, 20);
-    if (loc.readUInt32LE(0) !== ZIP64_LOCATOR) throw new ZipFormatError('zip64 locator missing');
-    const z = await readAt(fh, u64(loc, 8), 56);
-    if (z.readUInt32LE(0) !== ZIP64_EOCD) throw new ZipFormatError('zip64 end record missing');
-    count = u64(z, 32);
-    cdSize = u64(z, 40);
-    cdOffset = u64(z, 48);
-  }
-  if (count > MAX_ENTRIES || cdOffset + cdSize > size) throw new ZipFormatError('the central directory points outside the file');
-  const cd = await readAt(fh, cdOffset, cdSize);
-  const out: ZipEntry[] = [];
-  let p = 0;
-  for (let i = 0; i < count; i++) {
-    if (p + 46 > cd.length || cd.readUInt32LE(p) !== CENTRAL) throw new ZipFormatError(`central directory entry ${i + 1} is damaged`);
-    const method = cd.readUInt16LE(p + 10);
-    let compressedSize = cd.readUInt32LE(p + 20);
-    let usize = cd.readUInt32LE(p + 24);
-    const nameLen = cd.readUInt16LE(p + 28);
-    const extraLen = cd.readUInt16LE(p + 30);
-    const commentLen = cd.readUInt16LE(p + 32);
-    let localOffset = cd.readUInt32LE(p + 42);
-    if (p + 46 + nameLen + extraLen + commentLen > cd.length) throw new ZipFormatError(`central directory entry ${i + 1} is damaged`);
-    const name = cd.subarray(p + 46, p + 46 + nameLen).toString('utf8');
-    const extra = cd.subarray(p + 46 + nameLen, p + 46 + nameLen + extraLen);
-    for (let e = 0; e + 4 <= extra.length; ) {
-      const id = extra.readUInt16LE(e);
-      const len = extra.readUInt16LE(e + 2);
-      if (id === 0x0001) {
-        let q = e + 4;
-        const take = () => { if (q + 8 > e + 4 + len) throw new ZipFormatError(`zip64 field of ${name} is short`); const v = u64(extra, q); q += 8; return v; };
-        if (usize === 0xffffffff) usize = take();
-        if (compressedSize === 0xffffffff) compressedSize = take();
-        if (localOffset === 0xffffffff) localOffset = take();
-      }
-      e += 4 + len;
-    }
-    out.push({ name, method, compressedSize, size: usize, localOffset });
-    p += 46 + nameLen + extraLen + commentLen;
-  }
-  return out;
+const AGAIN = 'copy the file again from where it was stored, or make a new export from the box';
+
+function damaged(path: string, why: string): RvError {
+  return new RvError('RV_ERR_ZIP_DAMAGED', `${path} cannot be read as a zip file: ${why}. It may be cut short, altered, or not an export bundle; ${AGAIN}.`);
 }
 
-/** The entry's uncompressed bytes, in slices; stored and deflated entries only. */
-export async function* entryData(fh: FileHandle, e: ZipEntry): AsyncGenerator<Buffer> {
-  const local = await readAt(fh, e.localOffset, 30);
-  if (local.readUInt32LE(0) !== LOCAL) throw new ZipFormatError(`the local header of ${e.name} is damaged`);
-  const start = e.localOffset + 30 + local.readUInt16LE(26) + local.readUInt16LE(28);
-  if (e.method !== 0 && e.method !== 8) throw new ZipFormatError(`${e.name} uses compression method ${e.method}, which this checker does not read`);
-  async function* raw(): AsyncGenerator<Buffer> {
-    for (let pos = 0; pos < e.compressedSize; ) {
-      const n = Math.min(1 << 16, e.compressedSize - pos);
-      yield await readAt(fh, start + pos, n);
-      pos += n;
-    }
-  }
-  if (e.method === 0) { yield* raw(); return; }
-  const inflate = createInflateRaw();
-  const feeding = (async () => {
+/** Whether `e` is one of this reader's errors (RV_ERR_ZIP_*). */
+export const isZipError = (e: unknown): e is RvError => isRvError(e) && e.code.startsWith('RV_ERR_ZIP_');
+
+const reason = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+export class ZipReader {
+  private constructor(
+    private readonly zip: yauzl.ZipFile,
+    private readonly raw: Map<ZipEntry, yauzl.Entry>,
+    /** every entry, in central-directory order (duplicates kept, so a caller can spot them) */
+    readonly entries: readonly ZipEntry[],
+    readonly path: string,
+  ) {}
+
+  /** Opens a zip and reads its whole central directory (entry metadata only; no file data). */
+  static async open(path: string): Promise<ZipReader> {
+    let zip: yauzl.ZipFile;
     try {
-      for await (const b of raw()) if (!inflate.write(b)) await new Promise((r) => inflate.once('drain', r));
-      inflate.end();
-    } catch (err) {
-      inflate.destroy(err as Error);
+      // strictFileNames: backslashes are refused; decodeStrings (default) makes yauzl refuse absolute
+      // names and '..' segments; validateEntrySizes holds every entry's data to its declared size.
+      zip = await yauzl.openPromise(path, { autoClose: false, lazyEntries: true, decodeStrings: true, validateEntrySizes: true, strictFileNames: true });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (typeof code === 'string' && code.startsWith('E')) throw new RvError('RV_ERR_ZIP_OPEN', `cannot open ${path}: ${reason(e)}. Check the file name and that you may read it.`);
+      throw damaged(path, reason(e));
     }
-  })();
-  for await (const b of inflate) yield b as Buffer;
-  await feeding;
+    try {
+      if (zip.entryCount > MAX_ENTRIES) throw damaged(path, `it claims ${zip.entryCount} entries, more than any bundle holds (${MAX_ENTRIES})`);
+      if (zip.entryCount * CENTRAL_RECORD_MIN > zip.fileSize) throw damaged(path, `it claims ${zip.entryCount} entries, more than fit in ${zip.fileSize} bytes`);
+      const raw = new Map<ZipEntry, yauzl.Entry>();
+      const entries: ZipEntry[] = [];
+      try {
+        for await (const y of zip.eachEntry()) {
+          const e: ZipEntry = { name: y.fileName, method: y.compressionMethod, compressedSize: y.compressedSize, size: y.uncompressedSize, localOffset: y.relativeOffsetOfLocalHeader };
+          raw.set(e, y);
+          entries.push(e);
+        }
+      } catch (e) {
+        const msg = reason(e);
+        throw damaged(path, /invalid (relative path|characters in fileName|absolute path)/.test(msg) ? `an entry has an unsafe name (${msg})` : msg);
+      }
+      return new ZipReader(zip, raw, entries, path);
+    } catch (e) {
+      zip.close();
+      throw e;
+    }
+  }
+
+  private yauzlEntry(e: ZipEntry): yauzl.Entry {
+    const y = this.raw.get(e);
+    if (!y) throw new Error('ZipReader: entry from another zip');
+    return y;
+  }
+
+  private entryError(e: ZipEntry, why: string): RvError {
+    return new RvError('RV_ERR_ZIP_ENTRY', `${e.name} in ${this.path} cannot be unpacked: ${why}; ${AGAIN}.`);
+  }
+
+  /**
+   * The entry's uncompressed bytes, streamed in slices (never the whole entry at once). Throws
+   * RV_ERR_ZIP_ENTRY before reading when the sizes look like a zip bomb or exceed `maxBytes`, and while
+   * reading when the data is damaged or longer/shorter than declared.
+   */
+  async *data(e: ZipEntry, maxBytes = Number.MAX_SAFE_INTEGER): AsyncGenerator<Buffer> {
+    const y = this.yauzlEntry(e);
+    if (y.isEncrypted()) throw this.entryError(e, 'it is encrypted');
+    if (!y.canDecodeFileData()) throw this.entryError(e, `it uses compression method ${y.compressionMethod}, which this checker does not read`);
+    if (e.size > maxBytes) throw this.entryError(e, `it is ${e.size} bytes, more than the ${maxBytes} allowed for it`);
+    if (e.method === 8 && e.size > e.compressedSize * MAX_DEFLATE_RATIO + 1024) throw this.entryError(e, `it claims to unpack ${e.compressedSize} bytes into ${e.size}, which deflate cannot do (a zip bomb)`);
+    if (e.method === 0 && e.size !== e.compressedSize) throw this.entryError(e, 'its stored and unpacked sizes differ');
+    let stream: Readable;
+    try {
+      stream = await this.zip.openReadStreamPromise(y);
+    } catch (err) {
+      throw this.entryError(e, reason(err));
+    }
+    try {
+      for await (const b of stream) yield b as Buffer;
+    } catch (err) {
+      throw this.entryError(e, reason(err));
+    } finally {
+      stream.destroy();
+    }
+  }
+
+  /** The file offset where the entry's (possibly compressed) data starts, after its local header. */
+  async dataStart(e: ZipEntry): Promise<number> {
+    try {
+      return (await this.zip.readLocalFileHeaderPromise(this.yauzlEntry(e), { minimal: true })).fileDataStart;
+    } catch (err) {
+      throw this.entryError(e, reason(err));
+    }
+  }
+
+  /** Closes the file once every open data stream has ended. */
+  close(): void {
+    this.zip.close();
+  }
 }
