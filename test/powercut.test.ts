@@ -33,14 +33,19 @@ async function cutOnce(lane: Lane, readyMs: number): Promise<number> {
     timer = setTimeout(kill, randomInt(Math.floor(readyMs * 0.6), Math.floor(readyMs * 1.1) + 1));
     lane.earlyKills++;
   }
+  // The other runs are cut after a random number (0–5) of the child's ACK/DONE lines plus a random
+  // 0–30 ms, so the cuts land inside calls however slow a loaded machine makes the child.
+  const afterEvents = randomInt(0, 6);
+  let events = 0;
   child.stdout.on('data', (d: Buffer) => {
     out += d.toString();
     if (ready < 0 && out.includes('READY\n')) {
       ready = Date.now() - started;
-      if (!early) {
-        timer = setTimeout(kill, randomInt(0, 150));
-        lane.cleanKills++;
-      }
+      if (!early) lane.cleanKills++;
+    }
+    if (ready >= 0 && !early && timer === undefined) {
+      events = out.split('\n').filter((l) => l.startsWith('ACK ') || l.startsWith('DONE ')).length;
+      if (events >= afterEvents) timer = setTimeout(kill, randomInt(0, 31));
     }
   });
   child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
