@@ -12,6 +12,7 @@ import { Recorder } from './calls/recorder.ts';
 import { Catalog } from './calls/catalog.ts';
 import { AuditLog } from './audit/audit.ts';
 import { SimSource } from './sources/sim.ts';
+import { AnalogSource } from './sources/analog.ts';
 import type { LineSource } from './sources/source.ts';
 import { checkPassword, hashPassword } from './http/passwords.ts';
 import { firstRunSetup, USERNAME } from './setup.ts';
@@ -133,6 +134,14 @@ export class Box {
       await s.start().catch((e) => o.log.error({ err: e, source: s.kind }, 'line source failed to start'));
     }
     await box.startBoard(p.archive);
+    // Analog lines (issue 3) start after the board, whose line sense they may use.
+    const analogLines = cfg.lines.filter((l) => l.source === 'alsa');
+    if (analogLines.length > 0) {
+      const analog = new AnalogSource({ devices: cfg.alsa.devices, lines: analogLines, board: box.board, log: o.log, clock: o.clock.now });
+      box.sources.push(analog);
+      recorder.attach(analog);
+      await analog.start().catch((e) => o.log.error({ err: e, source: analog.kind }, 'line source failed to start'));
+    }
     return box;
   }
 
