@@ -61,14 +61,19 @@ function locate(rec: Int16Array, wav: Int16Array, ch: number): number {
 test('analog line through the real arecord: the call is found with its number, kept, and its WAV downloads', async (t) => {
   const r = await rig(t, 'rvline');
   const rec = makeLineRecording({ seed: 21, direction: 'in', speechSec: 7, endBy: 'busy', channels: 2, cid: { format: 'fsk-v23', number: '0201234567', name: 'Jansen' } });
+  // the interface is "plugged in" only after setup, so the box can keep the call: until then arecord
+  // finds no such PCM and is retried
+  await writeFile(r.asoundrc, '# no interface yet\n');
   const { box, c } = await boot(t, r, {
     dataDir: join(r.dir, 'data'), ring: { minutesPerLine: 1 }, board: { driver: 'none' },
-    alsa: { devices: [{ id: 'tap', device: 'rvline', channels: 2, runSeconds: Math.ceil(rec.marks.totalMs / 1000) + 3, stallMs: 30_000 }] },
+    alsa: { devices: [{ id: 'tap', device: 'rvline', channels: 2, runSeconds: Math.ceil(rec.marks.totalMs / 1000) + 3, backoffFirstMs: 100, backoffMaxMs: 400 }] },
     lines: [line({ channels: 2, input: { device: 'tap', channels: [0, 1] }, analog: { minCallSeconds: 2 } })],
   });
-  // the whole recording at once: arecord is not paced by the null slave, timestamps come from sample counts
-  const w = createWriteStream(r.fifo);
-  w.end(Buffer.from(rec.pcm.buffer, rec.pcm.byteOffset, rec.pcm.byteLength));
+  // a plain file, not the pipe: the file plugin reads it whole (from a pipe a short read leaves stale
+  // samples in the period); the null slave does not pace arecord, and times come from sample counts
+  const raw = join(r.dir, 'line.raw');
+  await writeFile(raw, rec.pcm);
+  await writeFile(r.asoundrc, `pcm.rvline { type file; slave.pcm "null"; file "/dev/null"; infile "${raw}"; format "raw" }\n`);
 
   const call = await c.until(async () => (await c.json('GET', '/api/calls')).calls.find((x: any) => x.line === 'a1'), 'the analog call to be archived', 60_000);
   assert.equal(call.direction, 'in');
