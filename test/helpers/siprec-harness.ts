@@ -223,7 +223,16 @@ export async function matchChannel(dir: string, channel: Int16Array, pkts: RtpSe
         if (ok) { found = at; break; }
       }
     }
-    assert.ok(found >= 0, `a run of ${seg.length} packets (${ref.length} samples) arriving ${Math.round(seg[0]!.at - t0)} ms in is in the recording within 100 ms of its time, sample for sample`);
+    if (found < 0) {
+      // Say where it is, if anywhere near, so a failure tells timing from content.
+      let near = 'nowhere within 2 s';
+      for (let at = Math.max(0, expected - 16000); at < Math.min(channel.length - ref.length, expected + 16000); at++) {
+        let ok = true;
+        for (let i = 0; i < Math.min(ref.length, 2400); i++) if (channel[at + i] !== ref[i]) { ok = false; break; }
+        if (ok) { near = `its first 300 ms at ${((at - expected) / 8).toFixed(1)} ms from there`; break; }
+      }
+      assert.fail(`a run of ${seg.length} packets (${ref.length} samples) arriving ${Math.round(seg[0]!.at - t0)} ms in is not in the recording within 100 ms of its time, sample for sample; found ${near}`);
+    }
     covered.fill(1, found, found + ref.length);
     // Packets tcpdump missed under load but the recorder got: their place between two runs is not judged.
     if (prev && prev.seg[0]!.ssrc === seg[0]!.ssrc) {
