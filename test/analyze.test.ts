@@ -90,6 +90,7 @@ test('outgoing calls: dial tone, dialled digits on the phone side, ring-back, bu
     // looks like DTMF caller ID (<number>#, A…C) but follows dial tone: dialled
     { seed: 4, direction: 'out', dialled: '0612345678#', speechSec: 4, endBy: 'busy', channels: 2 },
     { seed: 5, direction: 'out', dialled: 'A0612345678C', speechSec: 4, endBy: 'silence', channels: 1 },
+    { seed: 6, direction: 'out', dialled: '0201234567', speechSec: 4, endBy: 'congestion', channels: 2, levelDbm0: -20 },
   ];
   for (const o of cases) {
     const rec = makeLineRecording(o);
@@ -103,6 +104,7 @@ test('outgoing calls: dial tone, dialled digits on the phone side, ring-back, bu
     near(tl.tones.find((t) => t.kind === 'dial')?.startMs, rec.marks.dialToneStartMs, 40, `${label} dial tone`);
     near(tl.tones.find((t) => t.kind === 'ringback')?.startMs, rec.marks.ringbackStartMs, 40, `${label} ring-back`);
     if (o.channels === 2) assert.ok(tl.dtmf.every((d) => d.channels.includes(1)), `${label}: digits come from the phone side`);
+    if (o.endBy !== 'silence') near(tl.tones.find((t) => t.kind === o.endBy)?.startMs, rec.marks.busyStartMs, 40, `${label} ${o.endBy}`);
   }
 });
 

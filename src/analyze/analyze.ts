@@ -150,7 +150,7 @@ interface ChannelResult {
   voice: VoiceSeg[];
 }
 
-/** Signalling (rings, digits, caller ID, alerting tone) on one channel, and the 20 ms blocks it covers. */
+/** Signalling (rings, digits, caller ID, alerting and 425 Hz tones) on one channel, and the 20 ms blocks it covers. */
 function signalling(x: Int16Array, ch: number, opts: Required<AnalyzeOptions>): Omit<ChannelResult, 'voice'> & { masked: Uint8Array } {
   const blocks = Math.floor(x.length / TONE_BLOCK);
   // rings and their per-block flag
@@ -222,6 +222,8 @@ function signalling(x: Int16Array, ch: number, opts: Required<AnalyzeOptions>): 
     const on = tone425(block);
     cadence.pushState(on, at, BLOCK_MS);
     if (on) {
+      // a tone's leak into the other channel is below the tone detector's level but not the VAD's
+      masked[b] = 1;
       const last = runs[runs.length - 1];
       if (last && last.endMs === at) last.endMs = at + BLOCK_MS;
       else runs.push({ startMs: at, endMs: at + BLOCK_MS });
@@ -235,8 +237,18 @@ function signalling(x: Int16Array, ch: number, opts: Required<AnalyzeOptions>): 
 function voiceOf(x: Int16Array, ch: number, masked: Uint8Array, hangMs: number): VoiceSeg[] {
   const voice: VoiceSeg[] = [];
   const vad = new Vad({ hangMs, onSegment: (s) => voice.push({ ...s, channels: [ch] }) });
+  // a masked block is replaced by the latest quiet one: it breaks a run of activity, keeps the hang-over
+  // clock going and leaves the noise floor where it was
+  let quiet: Int16Array | null = null;
   for (let b = 0; b < masked.length; b++) {
-    if (!masked[b]) vad.push(x.subarray(b * TONE_BLOCK, (b + 1) * TONE_BLOCK), b * BLOCK_MS);
+    const at = b * BLOCK_MS;
+    const block = x.subarray(b * TONE_BLOCK, (b + 1) * TONE_BLOCK);
+    if (masked[b]) {
+      if (quiet) vad.push(quiet, at);
+      continue;
+    }
+    vad.push(block, at);
+    if (blockDbm0(block) <= vad.floor + 3) quiet = block;
   }
   vad.flush();
   return voice;

@@ -37,7 +37,8 @@ export interface LineRecordingOpts {
   /** digits dialled on an outgoing call; default '0201234567' */
   dialled?: string;
   speechSec: number;
-  endBy: 'busy' | 'silence';
+  /** busy: 425 Hz 0.5/0.5 s after the far end hangs up; congestion: 0.25/0.25 s (network trouble); silence: the line goes quiet */
+  endBy: 'busy' | 'congestion' | 'silence';
   channels: 1 | 2;
   /** level of tones, FSK and each DTMF tone, dBm0; speech sits 4 dB below; the ring signal scales with it; default −12 */
   levelDbm0?: number;
@@ -61,6 +62,7 @@ export interface LineRecordingMarks {
   /** first and last sound of the conversation (20 ms resolution) */
   speechStartMs: number;
   speechEndMs: number;
+  /** start of the busy or congestion tone */
   busyStartMs?: number;
   /** when the call ended on the line: the start of the busy tone, or the last speech when it ends in silence */
   endMs: number;
@@ -303,12 +305,13 @@ export function makeLineRecording(o: LineRecordingOpts): LineRecording {
   marks.speechEndMs = lastSound(mixed, speechFrom, speechTo);
   t = N(marks.speechEndMs);
 
-  if (o.endBy === 'busy') {
-    // the far party hangs up; the exchange answers with busy tone (NL: 425 Hz 0.5 s / 0.5 s)
+  if (o.endBy === 'busy' || o.endBy === 'congestion') {
+    // the far party hangs up; the exchange answers with busy tone (NL: 425 Hz 0.5 s / 0.5 s) or congestion (0.25 / 0.25)
+    const on = o.endBy === 'busy' ? 500 : 250;
     t += N(between(500, 900));
     marks.busyStartMs = MS(t);
     marks.endMs = marks.busyStartMs;
-    for (let c = 0; c < 6; c++) { far.add(t, sine(500, 425, level)); t += N(1000); }
+    for (let c = 0; c < 3000 / on; c++) { far.add(t, sine(on, 425, level)); t += N(2 * on); }
     t += N(500);
   } else {
     marks.endMs = marks.speechEndMs;
