@@ -36,7 +36,8 @@ function damaged(path: string, why: string): RvError {
 /** Whether `e` is one of this reader's errors (RV_ERR_ZIP_*). */
 export const isZipError = (e: unknown): e is RvError => isRvError(e) && e.code.startsWith('RV_ERR_ZIP_');
 
-const reason = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+/** yauzl's message without its final full stop, so it reads inside a sentence. */
+const reason = (e: unknown): string => (e instanceof Error ? e.message : String(e)).replace(/\.+$/, '');
 
 export class ZipReader {
   private constructor(
