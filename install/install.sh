@@ -51,7 +51,7 @@ UNIT_DIR=/etc/systemd/system
 NODE_MAJOR_MIN=20
 # alsa-utils: arecord/aplay; sox: WAV checks and line-check; tcpdump: mirrored-port lines;
 # gpiod: Pi header board; openssl: certificate; avahi-daemon: the NAME.local address;
-# build-essential python3: native modules (node-pty) when npm finds no prebuilt binary.
+# build-essential python3: native modules (serialport) when npm finds no prebuilt binary.
 PACKAGES=(ca-certificates curl gnupg alsa-utils sox tcpdump gpiod openssl avahi-daemon systemd build-essential python3)
 
 say() { printf '==> %s\n' "$*"; }
