@@ -210,3 +210,39 @@ test('tracker: a quiet line, and speech without ring or dial tone, give no incom
   for (let i = 0; i < long.length; i++) long[i] = quiet.pcm[i % 3000]!;
   assert.deepEqual(run({ pcm: long, channels: 1 }, tracker(1)).events, []);
 });
+
+test('tracker: calls back to back on one line are each found, with their numbers and times', () => {
+  // an outgoing call ending in busy tone right before an incoming FSK call once cost that call its number
+  const recs = [
+    makeLineRecording({ seed: 102, direction: 'out', dialled: '0031612345678', speechSec: 10, endBy: 'busy', channels: 1 }),
+    makeLineRecording({ seed: 103, direction: 'in', cid: cid('fsk-v23', { number: '0612345678' }), speechSec: 8, endBy: 'busy', channels: 1 }),
+    makeLineRecording({ seed: 104, direction: 'in', cid: cid('dtmf-clip-a', { number: '0201234567' }), speechSec: 8, endBy: 'silence', channels: 1 }),
+  ];
+  const pcm = new Int16Array(recs.reduce((n, r) => n + r.pcm.length, 0));
+  const offsets: number[] = [];
+  let off = 0;
+  for (const r of recs) { offsets.push(off / 8); pcm.set(r.pcm, off); off += r.pcm.length; }
+  const got = run({ pcm, channels: 1 }, tracker(1));
+  const starts = got.events.filter((e) => e.type === 'call-start') as Extract<TrackerEvent, { type: 'call-start' }>[];
+  const ends = got.events.filter((e) => e.type === 'call-end') as Extract<TrackerEvent, { type: 'call-end' }>[];
+  assert.equal(starts.length, 3, JSON.stringify(got.events));
+  assert.equal(ends.length, 3, JSON.stringify(got.events));
+  assert.deepEqual(starts.map((s) => s.parties.caller ?? s.parties.called), ['0031612345678', '0612345678', '0201234567']);
+  recs.forEach((r, i) => {
+    assert.ok(Math.abs(rel(starts[i]!.at) - offsets[i]! - startMark(r)) <= TOL, `call ${i} start ${rel(starts[i]!.at) - offsets[i]!} vs ${startMark(r)}`);
+    assert.ok(Math.abs(rel(ends[i]!.at) - offsets[i]! - r.marks.endMs) <= TOL, `call ${i} end ${rel(ends[i]!.at) - offsets[i]!} vs ${r.marks.endMs}`);
+  });
+});
+
+test('tracker: FSK caller ID is read whole whatever the phase of the decode window', () => {
+  const rec = makeLineRecording({ seed: 105, direction: 'in', cid: cid('fsk-v23', { number: '0612345678' }), speechSec: 4, endBy: 'busy', channels: 1 });
+  const quiet = rec.pcm.subarray(0, 2000); // line noise before the first ring
+  for (let phase = 0; phase < 1000; phase += 125) {
+    const lead = phase * 8;
+    const pcm = new Int16Array(lead + rec.pcm.length);
+    for (let i = 0; i < lead; i++) pcm[i] = quiet[i % quiet.length]!;
+    pcm.set(rec.pcm, lead);
+    const start = run({ pcm, channels: 1 }, tracker(1)).events.find((e) => e.type === 'call-start') as Extract<TrackerEvent, { type: 'call-start' }> | undefined;
+    assert.equal(start?.parties.caller, '0612345678', `window phase ${phase} ms`);
+  }
+});

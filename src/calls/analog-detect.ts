@@ -160,6 +160,8 @@ export class LineDetectors {
     for (const standard of this.fskStandards) {
       for (const m of decodeFskCallerId(pcm, { standard })) {
         const at = startMs + m.startMs;
+        // a burst cut by the window's end fails its checksum; the next window holds it whole
+        if (!m.checksumOk && this.fskEndMs - at < FSK_WINDOW_MS - FSK_STEP_MS - 500) continue;
         // overlapping windows see the same burst more than once
         if (this.fskSeen.some((s) => Math.abs(s - at) < 100)) continue;
         this.fskSeen.push(at);

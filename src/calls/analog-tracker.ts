@@ -164,7 +164,8 @@ export class AnalogTracker {
         return;
       case 'callerid':
         this.vetoes.push([h.at - CID_SPAN_BEFORE_MS, h.at + CID_SPAN_AFTER_MS]);
-        if (!c) this.cid = { at: h.at, ...(h.number ? { number: h.number } : {}), ...(h.absent ? { absent: h.absent } : {}) };
+        // a damaged burst does not replace a good one of the same call
+        if (!c && (h.number || h.absent || !this.cid)) this.cid = { at: h.at, ...(h.number ? { number: h.number } : {}), ...(h.absent ? { absent: h.absent } : {}) };
         return;
       case 'digit':
         // a line's click or a coarse block can join the digits to a voice run starting just before them
