@@ -13,3 +13,4 @@ await benchBoard();
 await (await import('./search.ts')).benchSearch();
 await (await import('./export.ts')).benchExport();
 await (await import('./analyze.ts')).benchAnalyze();
+await (await import('./analog.ts')).benchAnalog();
