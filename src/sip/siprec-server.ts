@@ -119,7 +119,7 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
     this.transport = new SipTransport({ host: o.host, port: o.port, udp: o.udp, tcp: o.tcp, limits: o.limits });
     this.ports = new RtpPortPool({ host: o.host, min: o.rtpPortMin, max: o.rtpPortMax });
     this.transport.on('message', (m, p) => { void this.onMessage(m, p).catch((e) => this.o.log.error({ err: e }, 'SIP request handling failed')); });
-    this.transport.on('malformed', (e, raw, p) => this.onMalformed(e, raw, p));
+    this.transport.on('malformed', (e, raw, p) => { try { this.onMalformed(e, raw, p); } catch (err) { this.o.log.error({ err }, 'answering a malformed SIP message failed'); } });
     this.transport.on('error', (e) => this.o.log.warn({ err: e }, 'SIP socket error'));
   }
 
@@ -285,7 +285,8 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
       const at = this.now();
       st.packets++;
       st.lastPacketAt = at;
-      this.emit('rtp', s, index, buf, at);
+      // A fault while handling one packet must not take the socket, or the box, down with it.
+      try { this.emit('rtp', s, index, buf, at); } catch (e) { if (st.packets % 1000 === 1) this.o.log.error({ err: e, port }, 'RTP packet handling failed'); }
     });
     socket.on('error', (e) => this.o.log.warn({ err: e, port }, 'RTP socket error'));
     return st;
