@@ -55,7 +55,7 @@ function mutate(rand: () => number, seeds: Buffer[]): Buffer {
       default: { const c = Buffer.alloc(rand() % 2000); for (let i = 0; i < c.length; i++) c[i] = rand() & 0xff; b = rand() % 3 ? Buffer.concat([b.subarray(0, at), c]) : c; break; }
     }
   }
-  return b.length > 200_000 ? b.subarray(0, 200_000) : b;
+  return b.length > 70_000 ? b.subarray(0, 70_000) : b;
 }
 
 /** Everything the server does with a message body, run on one input; only RvErrors may come out. */

@@ -102,6 +102,8 @@ const T2 = 4000;
 const PAUSED_LIMIT_MS = 4 * 3600_000;
 /** Malformed-input log lines per second at most; the rest are counted and reported with the next one. */
 const BAD_LOGS_PER_SEC = 5;
+/** Metadata documents kept per call. */
+const MAX_METADATA_DOCS = 16;
 
 /** A SIPREC recording server (RFC 7866) over UDP and TCP: answers SRCs, receives their RTP, never throws on input. */
 export class SiprecServer extends EventEmitter<SiprecServerEvents> {
@@ -217,6 +219,9 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
 
   private takeMetadata(s: RecordingSession, xml: string | undefined): void {
     if (!xml) return;
+    // Session refreshes may resend the metadata all call long: keep the first and the latest documents.
+    if (s.metadataXml[s.metadataXml.length - 1] === xml) return;
+    if (s.metadataXml.length >= MAX_METADATA_DOCS) s.metadataXml.splice(1, 1);
     s.metadataXml.push(xml);
     try {
       s.metadata = mergeSiprecMetadata(s.metadata, parseSiprecMetadata(xml));
