@@ -213,7 +213,8 @@ export class SiprecSource extends LineSource {
     const next = this.partiesOf(s, live.line);
     const changed: Partial<CallParties> = {};
     for (const k of ['caller', 'called', 'direction'] as const) if (next[k] !== undefined && next[k] !== live.parties[k]) (changed as Record<string, unknown>)[k] = next[k];
-    if ((next.siprecMetadata?.length ?? 0) !== (live.parties.siprecMetadata?.length ?? 0)) changed.siprecMetadata = next.siprecMetadata;
+    const [a, b] = [next.siprecMetadata ?? [], live.parties.siprecMetadata ?? []];
+    if (a.length !== b.length || a[a.length - 1] !== b[b.length - 1]) changed.siprecMetadata = next.siprecMetadata;
     if (!Object.keys(changed).length) return;
     Object.assign(live.parties, changed);
     this.emit('call-info', { line: live.line.id, ref: s.id, parties: changed });
