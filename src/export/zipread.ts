@@ -73,7 +73,7 @@ export class ZipReader {
         }
       } catch (e) {
         const msg = reason(e);
-        throw damaged(path, /invalid (relative path|characters in fileName|absolute path)/.test(msg) ? `an entry has an unsafe name (${msg})` : msg);
+        throw damaged(path, /^(invalid relative path|invalid characters in fileName|absolute path): /.test(msg) ? `an entry has an unsafe name (${msg})` : msg);
       }
       return new ZipReader(zip, raw, entries, path);
     } catch (e) {
