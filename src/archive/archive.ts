@@ -65,6 +65,9 @@ function checkBegin(init: BeginCall): void {
  * chunks), `<id>.open.json` while live, `<id>.json` once finished. The files are the truth; the catalog
  * in memory is rebuilt from them at open(). Nothing is rewritten per call that grows with the number of calls.
  */
+/** The listing order: newest first, ties by id. */
+export const newestFirst = (a: CallHeader, b: CallHeader): number => b.startedAt - a.startedAt || (a.id < b.id ? 1 : -1);
+
 export class Archive {
   private readonly catalog = new Map<string, CallHeader>();
   private readonly live = new Set<string>();
@@ -164,9 +167,14 @@ export class Archive {
     });
   }
 
+  /** Finished calls, in no particular order, without copying or sorting the index. */
+  headers(): IterableIterator<CallHeader> {
+    return this.catalog.values();
+  }
+
   /** Finished calls only, newest first. */
   list(): CallHeader[] {
-    return [...this.catalog.values()].sort((a, b) => b.startedAt - a.startedAt || (a.id < b.id ? 1 : -1));
+    return [...this.catalog.values()].sort(newestFirst);
   }
 
   get(id: string): CallHeader | undefined {

@@ -1,4 +1,4 @@
-import type { Archive, CallHeader, CallMeta } from '../archive/archive.ts';
+import { newestFirst, type Archive, type CallHeader, type CallMeta } from '../archive/archive.ts';
 import { normalizeNumber } from '../policy/keep.ts';
 
 export interface CallSummary {
@@ -11,25 +11,38 @@ export interface CallQuery { number?: string; from?: number; to?: number; line?:
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : undefined);
 
+/** Adds `id` to the set under `key`. */
+function addTo(index: Map<string, Set<string>>, key: string, id: string): void {
+  let set = index.get(key);
+  if (!set) index.set(key, (set = new Set()));
+  set.add(id);
+}
+
 /**
  * Search over kept calls. Plain fields come from the archive's headers; the sealed personal
- * fields are opened once at unlock and held in memory only while the vault is unlocked.
+ * fields are opened once at unlock and held in memory only while the vault is unlocked, with an
+ * index by normalised number and by extension so a search does not visit every call.
  */
 export class Catalog {
   private metas = new Map<string, CallMeta>();
+  private byNumber = new Map<string, Set<string>>();
+  private byExtension = new Map<string, Set<string>>();
+  /** per call: caller and called digits joined by '|', for partial-number search */
+  private digits = new Map<string, string>();
   private open = false;
 
   constructor(private readonly archive: Archive) {}
 
   async unlock(): Promise<void> {
-    const next = new Map<string, CallMeta>();
-    for (const h of this.archive.list()) next.set(h.id, await this.archive.meta(h.id));
-    this.metas = next;
+    const metas = new Map<string, CallMeta>();
+    for (const h of this.archive.headers()) metas.set(h.id, await this.archive.meta(h.id));
+    this.clear();
+    for (const [id, m] of metas) this.index(id, m);
     this.open = true;
   }
 
   lock(): void {
-    this.metas = new Map();
+    this.clear();
     this.open = false;
   }
 
@@ -37,10 +50,38 @@ export class Catalog {
 
   /** Called when a call lands in the archive or its metadata changes. */
   async refresh(id: string): Promise<void> {
-    if (this.open && this.archive.get(id)) this.metas.set(id, await this.archive.meta(id));
+    if (!this.open || !this.archive.get(id)) return;
+    const m = await this.archive.meta(id);
+    this.forget(id);
+    this.index(id, m);
   }
 
-  forget(id: string): void { this.metas.delete(id); }
+  forget(id: string): void {
+    const m = this.metas.get(id);
+    if (!m) return;
+    this.metas.delete(id);
+    this.digits.delete(id);
+    for (const n of [str(m.caller), str(m.called)]) if (n) this.byNumber.get(normalizeNumber(n))?.delete(id);
+    const ext = str(m.extension);
+    if (ext) this.byExtension.get(ext)?.delete(id);
+  }
+
+  private clear(): void {
+    this.metas = new Map();
+    this.byNumber = new Map();
+    this.byExtension = new Map();
+    this.digits = new Map();
+  }
+
+  private index(id: string, m: CallMeta): void {
+    this.metas.set(id, m);
+    const caller = str(m.caller);
+    const called = str(m.called);
+    for (const n of [caller, called]) if (n) addTo(this.byNumber, normalizeNumber(n), id);
+    this.digits.set(id, `${caller?.replace(/\D/g, '') ?? ''}|${called?.replace(/\D/g, '') ?? ''}`);
+    const ext = str(m.extension);
+    if (ext) addTo(this.byExtension, ext, id);
+  }
 
   summary(h: CallHeader): CallSummary {
     const m = this.metas.get(h.id);
@@ -53,22 +94,28 @@ export class Catalog {
     return { ...base, direction: dir, caller: str(m.caller), called: str(m.called), extension: str(m.extension), digits: str(m.digits) };
   }
 
+  /**
+   * Calls matching every given field, newest first. A number matches in any notation (0…, 0031…, +31…),
+   * and four or more digits also match as part of a number.
+   */
   search(q: CallQuery): CallSummary[] {
-    const num = q.number ? normalizeNumber(q.number) : undefined;
-    const digits = q.number?.replace(/\D/g, '');
-    const out: CallSummary[] = [];
-    for (const h of this.archive.list()) {
+    let ids: Set<string> | undefined;
+    const narrow = (next: Set<string>): void => { ids = ids ? new Set([...ids].filter((id) => next.has(id))) : next; };
+    if (q.number !== undefined) {
+      const hits = new Set(this.byNumber.get(normalizeNumber(q.number)));
+      const digits = q.number.replace(/\D/g, '');
+      if (digits.length >= 4) for (const [id, d] of this.digits) if (d.includes(digits)) hits.add(id);
+      narrow(hits);
+    }
+    if (q.extension !== undefined) narrow(this.byExtension.get(q.extension) ?? new Set());
+    const headers = ids ? [...ids].map((id) => this.archive.get(id)).filter((h): h is CallHeader => h !== undefined) : this.archive.headers();
+    const out: CallHeader[] = [];
+    for (const h of headers) {
       if (q.line && h.line !== q.line) continue;
       if (q.from !== undefined && h.startedAt < q.from) continue;
       if (q.to !== undefined && h.startedAt > q.to) continue;
-      const s = this.summary(h);
-      if (q.extension !== undefined && s.extension !== q.extension) continue;
-      if (num !== undefined) {
-        const hit = [s.caller, s.called].some((n) => n !== undefined && (normalizeNumber(n) === num || (!!digits && digits.length >= 4 && n.replace(/\D/g, '').includes(digits))));
-        if (!hit) continue;
-      }
-      out.push(s);
+      out.push(h);
     }
-    return out;
+    return out.sort(newestFirst).map((h) => this.summary(h));
   }
 }
