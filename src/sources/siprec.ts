@@ -1,7 +1,7 @@
 import { networkInterfaces } from 'node:os';
 import type { Log } from '../log.ts';
 import { SAMPLE_RATE } from '../audio/frame.ts';
-import { parseRtp } from '../rtp/packet.ts';
+import { parseRtp, type RtpPacket } from '../rtp/packet.ts';
 import { RtpStream, type RtpAudio, type RtpCodec } from '../rtp/stream.ts';
 import { StereoJoiner } from '../rtp/stereo.ts';
 import { numberFromUri } from '../sip/message.ts';
@@ -34,7 +34,13 @@ interface Live {
   /** per m-line: the last packet's source and number, and whether the stream was resumed since */
   last: Map<number, { ssrc: number; seq: number }>;
   resumed: Set<number>;
+  /** the first packets of a stream segment, held until its start time is judged */
+  pending: Map<number, Array<{ p: RtpPacket; at: number }>>;
 }
+
+/** A new stream segment's start is judged on this many packets, or on what came in this many ms. */
+const SETTLE_PACKETS = 5;
+const SETTLE_MS = 120;
 
 /** The address SRCs should send RTP to when listening on every interface: the first external IPv4 one. */
 export function defaultMediaAddr(host: string): string {
@@ -117,7 +123,7 @@ export class SiprecSource extends LineSource {
     const line = this.o.lines.find((l) => l.id === s.line)!;
     const live: Live = {
       s, line, parties: this.partiesOf(s, line), streams: new Map(), garbage: 0, channels: this.channelsOf(s),
-      sending: this.sendingOf(s), floor: new Map(), last: new Map(), resumed: new Set(),
+      sending: this.sendingOf(s), floor: new Map(), last: new Map(), resumed: new Set(), pending: new Map(),
       joiner: new StereoJoiner((index, pcm) => this.emitAudio(live, index, pcm), { maxLagMs: 1000 }),
     };
     this.live.set(s.id, live);
@@ -171,8 +177,33 @@ export class SiprecSource extends LineSource {
       }
     }
     live.last.set(index, { ssrc: p.ssrc, seq: p.seq });
-    const st = this.streamFor(live, index, at, p.payload.length);
-    this.place(live, index, st.push(p, at));
+    const st = live.streams.get(index);
+    if (st) { this.place(live, index, st.push(p, at)); return; }
+    const pend = live.pending.get(index) ?? [];
+    pend.push({ p, at });
+    live.pending.set(index, pend);
+    if (pend.length >= SETTLE_PACKETS) this.settle(live, index);
+  }
+
+  /**
+   * Starts a stream segment from its first packets. Its place on the call's timeline comes from arrival
+   * time, so the least delayed of the first few packets (by their RTP timestamps) sets it: one late
+   * wake-up of the event loop does not shift the whole segment.
+   */
+  private settle(live: Live, index: number): void {
+    const pend = live.pending.get(index);
+    if (!pend?.length) return;
+    live.pending.delete(index);
+    const first = pend[0]!;
+    let base = first.at;
+    for (const x of pend) {
+      if (x.p.ssrc !== first.p.ssrc) continue;
+      const ahead = (((x.p.ts - first.p.ts) | 0) * 1000) / SAMPLE_RATE;
+      if (ahead >= 0 && ahead < 1000) base = Math.min(base, x.at - ahead);
+    }
+    const shift = first.at - base;
+    const st = this.streamFor(live, index, base, first.p.payload.length);
+    for (const x of pend) this.place(live, index, st.push(x.p, x.at - (x.p.ssrc === first.p.ssrc ? shift : 0)));
   }
 
   private place(live: Live, index: number, audio: RtpAudio[]): void {
@@ -188,7 +219,10 @@ export class SiprecSource extends LineSource {
 
   private drain(): void {
     const now = this.now();
-    for (const live of this.live.values()) for (const [i, st] of live.streams) this.place(live, i, st.drain(now));
+    for (const live of this.live.values()) {
+      for (const [i, pend] of live.pending) if (now - pend[0]!.at >= SETTLE_MS) this.settle(live, i);
+      for (const [i, st] of live.streams) this.place(live, i, st.drain(now));
+    }
   }
 
   private emitAudio(live: Live, index: number, stereo: Int16Array): void {
@@ -225,6 +259,7 @@ export class SiprecSource extends LineSource {
     if (s.line) this.busy.delete(s.line);
     if (!live) return;
     this.live.delete(s.id);
+    for (const i of [...live.pending.keys()]) this.settle(live, i);
     for (const [i, st] of live.streams) this.place(live, i, st.flush());
     live.joiner.flush();
     this.emit('call-end', { line: live.line.id, ref: s.id, at: this.now(), reason });
