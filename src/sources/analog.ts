@@ -43,6 +43,8 @@ interface DeviceState {
   /** the lines were told of a fault and not yet of recovery */
   faulted: boolean;
   ended: boolean;
+  /** wall clock minus audio time at each block's arrival: minimum of this and the last bucket */
+  lag: { cur: number; prev: number; n: number };
 }
 
 /**
@@ -75,7 +77,7 @@ export class AnalogSource extends LineSource {
         device: d.device, rate: d.rate, channels: d.channels, arecord: o.arecord, env: o.env, log: this.log, clock: this.clock,
         backoff: { firstMs: d.backoffFirstMs, maxMs: d.backoffMaxMs }, ...(d.runSeconds > 0 ? { durationSec: d.runSeconds } : {}),
       });
-      const dev: DeviceState = { cfg: d, capture, lines: [], lastAudio: 0, faulted: false, ended: false };
+      const dev: DeviceState = { cfg: d, capture, lines: [], lastAudio: 0, faulted: false, ended: false, lag: { cur: Infinity, prev: Infinity, n: 0 } };
       for (const l of lines) {
         const chans = l.input!.channels;
         if (chans.some((c) => c >= d.channels) || chans.length !== l.channels) {
@@ -132,6 +134,7 @@ export class AnalogSource extends LineSource {
     if (dev.faulted) this.recover(dev);
     const n = dev.cfg.channels;
     const frames = b.pcm.length / n;
+    this.trackLag(dev, dev.lastAudio - (b.at + frames / 8));
     for (const l of dev.lines) {
       const k = l.channels.length;
       const pcm = new Int16Array(frames * k);
@@ -143,7 +146,18 @@ export class AnalogSource extends LineSource {
   private sense(e: LineSenseEvent): void {
     const l = this.byLine.get(e.line);
     if (!l?.sense) return;
-    this.dispatch(l.id, l.tracker.sense(e.state, e.at));
+    // the sound card's clock drifts from the system's (±100 ppm is seconds a day): put the hook
+    // event on the audio timeline, to within the capture latency
+    const dev = this.devices.find((d) => d.lines.includes(l))!;
+    const lag = Math.min(dev.lag.cur, dev.lag.prev);
+    this.dispatch(l.id, l.tracker.sense(e.state, Number.isFinite(lag) ? e.at - lag : e.at));
+  }
+
+  private trackLag(dev: DeviceState, lag: number): void {
+    const t = dev.lag;
+    t.cur = Math.min(t.cur, lag);
+    // buckets of 100 blocks (2 s at 20 ms): the minimum follows drift and ignores scheduling jitter
+    if (++t.n >= 100) { t.prev = t.cur; t.cur = Infinity; t.n = 0; }
   }
 
   /** A capture that is running but silent is as good as unplugged: fault its lines and restart it. */
@@ -165,6 +179,7 @@ export class AnalogSource extends LineSource {
       this.dispatch(l.id, l.tracker.flush('line-fault'));
       l.tracker = this.tracker(l.id, l.channels.length as 1 | 2, l.analog, l.sense);
     }
+    dev.lag = { cur: Infinity, prev: Infinity, n: 0 };
     if (dev.faulted) return;
     dev.faulted = true;
     for (const l of dev.lines) this.emit('fault', { line: l.id, code, message });
