@@ -43,14 +43,13 @@ export type LineInput = Static<typeof LineInput>;
 
 export const LineAnalog = Type.Object(
   {
-    minCallSeconds: Type.Number({ minimum: 0, maximum: 600, default: 3, title: 'Calls shorter than this are not stored, s', description: 'Stray off-hooks, a ring nobody answered, a wrong number hung up at once' }),
+    minCallSeconds: Type.Number({ minimum: 0, maximum: 120, default: 3, title: 'Calls shorter than this are not stored, s', description: 'Stray off-hooks, a ring nobody answered, a wrong number hung up at once' }),
     hangoverMs: Type.Integer({ minimum: 3000, maximum: 5000, default: 4000, title: 'Silence that ends a call when no busy tone or line sense says so, ms' }),
     callerId: Type.Array(Type.Union(CALLER_ID_FORMATS.map((f) => Type.Literal(f))), {
       default: ['v23-fsk', 'dtmf-clip'], uniqueItems: true, maxItems: 3, title: 'Caller-ID formats the exchange sends',
       description: 'v23-fsk = ETSI FSK (NL/EU), dtmf-clip = DTMF CLIP (A…C or …#), bell202-fsk = North American FSK',
     }),
     lineSense: Type.Boolean({ default: false, title: 'The control board senses this line (off-hook, on-hook, ring)', description: 'When true and the board reports line sense, it decides call start and end; the audio still gives caller ID and digits' }),
-    preRollMs: Type.Integer({ minimum: 0, maximum: 5000, default: 1000, title: 'Audio kept from before the detected call start, ms' }),
   },
   { additionalProperties: false, default: {}, title: 'Call detection on an analog line (source "alsa" only)' },
 );
