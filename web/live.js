@@ -9,10 +9,19 @@ let lostTimer = null;
 let delay = 1000;
 let wanted = false;
 const keptListeners = new Set();
+const healthListeners = new Set();
+let lastHealth = null;
 
 export const onKept = (fn) => {
   keptListeners.add(fn);
   return () => keptListeners.delete(fn);
+};
+
+/** The box health from the last `health` event (sent on connecting and on every change), or null before it. */
+export const currentHealth = () => lastHealth;
+export const onHealth = (fn) => {
+  healthListeners.add(fn);
+  return () => healthListeners.delete(fn);
 };
 
 function setLost(lost) {
@@ -53,6 +62,24 @@ function connect() {
     } catch (e) {
       console.warn('ringvault: bad lines event', e);
     }
+  });
+  es.addEventListener('health', (ev) => {
+    let report;
+    try {
+      report = JSON.parse(ev.data);
+    } catch (e) {
+      console.warn('ringvault: bad health event', e);
+      return;
+    }
+    if (!report || typeof report !== 'object') return;
+    lastHealth = report;
+    // The clock banner follows the box: it goes away once the clock is synchronised, without a reload.
+    const synced = !(report.issues || []).some((i) => i.code === 'RV_ERR_CLOCK_UNSYNCED');
+    if (ctx.state && ctx.state.user && ctx.state.clockSynced !== synced) {
+      ctx.state.clockSynced = synced;
+      ctx.renderBanners();
+    }
+    for (const fn of healthListeners) fn(report);
   });
   es.addEventListener('kept', (ev) => {
     let data;
@@ -108,6 +135,7 @@ export function stopLive() {
   retryTimer = null;
   if (es) es.close();
   es = null;
+  lastHealth = null;
   setLost(false);
   delete document.documentElement.dataset.live;
 }

@@ -1,9 +1,10 @@
 // Live line cards: state LED, duration, save / private buttons, simulation controls.
 import { t, fmtClock, fmtNumber } from '../i18n.js';
 import { h, clear, toast, confirmDialog, busy, nextId } from '../dom.js';
-import { post, get, serverNow, ApiError } from '../api.js';
+import { post, serverNow, ApiError } from '../api.js';
 import { ctx } from '../ctx.js';
 import { overdueNotice } from './requests.js';
+import { currentHealth, onHealth } from '../live.js';
 
 const SIM_ROLES = ['admin', 'manager', 'staff'];
 const KEPT_NOTICE_MS = 60_000;
@@ -224,34 +225,24 @@ export default function dashboardView() {
       } catch (e) {
         toast(e instanceof ApiError ? e.message : String(e), 'error');
       }
-      void pollHealth();
+      // The board's new state arrives as a health event.
     });
   }
   function showHealth(report) {
     if (!report) return;
     clear(healthList);
-    for (const i of report.issues || []) {
+    // The clock has its own banner on every page, saying what to do; listing it here as well said it twice.
+    const issues = (report.issues || []).filter((i) => i.code !== 'RV_ERR_CLOCK_UNSYNCED');
+    for (const i of issues) {
       const key = `health.${i.code}`;
       const text = t(key, { line: i.line ? ctx.lineName(i.line) : '', hours: fmtNumber(report.disk ? report.disk.hoursLeft ?? 0 : 0) });
       healthList.append(h('li', { 'data-code': i.code, title: i.message }, text === key ? i.message : text));
     }
-    health.hidden = !(report.issues && report.issues.length);
+    health.hidden = issues.length === 0;
     if (plugBtn) {
       const plugged = !(report.board && report.board.connected === false);
       plugBtn.dataset.plugged = String(plugged);
       plugBtn.textContent = t(plugged ? 'sim.boardUnplug' : 'sim.boardPlug');
-    }
-  }
-  let healthBusy = false;
-  async function pollHealth() {
-    if (healthBusy) return;
-    healthBusy = true;
-    try {
-      showHealth((await get('/api/state')).health);
-    } catch {
-      // the live indicator already says when the box cannot be reached
-    } finally {
-      healthBusy = false;
     }
   }
   const page = h(
@@ -290,9 +281,9 @@ export default function dashboardView() {
     status.textContent = t('common.error', { message: e.message });
   });
   const off = ctx.onLines(render);
-  const offHealth = ctx.onLines(() => void pollHealth());
-  void pollHealth();
-  const healthTimer = setInterval(() => void pollHealth(), 5000);
+  // Health comes with the event stream (at connect and on every change); until its first event, the login's state.
+  showHealth(currentHealth() || (ctx.state && ctx.state.health));
+  const offHealth = onHealth(showHealth);
   const timer = setInterval(() => {
     for (const c of cards.values()) c.tick();
   }, 1000);
@@ -302,7 +293,6 @@ export default function dashboardView() {
     destroy() {
       off();
       offHealth();
-      clearInterval(healthTimer);
       clearInterval(timer);
     },
   };
