@@ -16,8 +16,10 @@ import { BlockTimeline } from './block-timeline.ts';
  * Audio alone: ring → caller ID → voice (answered) → busy tone or silence ends the call; outgoing:
  * dial tone → dialled digits → ring-back → voice → busy tone or silence. Ends are known only after
  * the fact (a busy cadence takes 2 s to recognise, silence takes the hang-over), so audio is passed
- * on with a lag long enough that a call's audio stops exactly at its end. Calls shorter than
- * minCallMs are never announced: their audio is dropped here, so nothing of them is stored.
+ * on with a lag long enough that a call's audio stops exactly at its end. A call is announced
+ * once it has been heard for minCallMs (so the save button finds it early); one that ends before
+ * that is dropped here with its audio. One whose end, found later, dates it shorter than minCallMs
+ * ends with reason 'too-short'.
  */
 
 export interface TrackerOptions {
@@ -310,7 +312,7 @@ export class AnalogTracker {
   /** Announces the call once it has lasted minCallMs, and passes on its audio up to `to`. */
   private send(c: Call, to: number): void {
     if (!c.announced) {
-      if (to - c.start < this.o.minCallMs) return;
+      if (this.now - c.start < this.o.minCallMs) return;
       c.announced = true;
       this.out.push({ type: 'call-start', ref: c.ref, at: c.start, channels: this.o.channels, parties: { ...c.parties } });
     }
@@ -327,12 +329,13 @@ export class AnalogTracker {
     this.call = null;
     this.voiceCands = [];
     this.pendingDigits = [];
-    if (endAt - c.start < this.o.minCallMs) {
+    const short = endAt - c.start < this.o.minCallMs;
+    if (short && !c.announced) {
       this.out.push({ type: 'dropped', at: c.start, endAt, reason: 'too-short', parties: { ...c.parties } });
       return;
     }
     this.send(c, endAt);
-    this.out.push({ type: 'call-end', ref: c.ref, at: endAt, reason: c.endReason ?? 'ended' });
+    this.out.push({ type: 'call-end', ref: c.ref, at: endAt, reason: short ? 'too-short' : c.endReason ?? 'ended' });
   }
 
   private info(parties: Partial<CallParties>): void {
