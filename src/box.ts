@@ -104,7 +104,7 @@ export class Box {
       const sc = cfg.siprec;
       box.siprec = new SiprecSource({
         lines: siprecLines.map((l) => ({ id: l.id, channels: l.channels, match: l.match ?? [] })), log: o.log, now: o.clock.now,
-        server: { host: sc.host, port: sc.port, udp: sc.udp, tcp: sc.tcp, mediaAddr: sc.mediaAddr, rtpPortMin: sc.rtpPortMin, rtpPortMax: sc.rtpPortMax, rtpTimeoutMs: sc.rtpTimeoutSec * 1000, answerDelayMs: sc.answerDelayMs, maxSessions: sc.maxSessions },
+        server: { host: sc.host, port: sc.port, udp: sc.udp, tcp: sc.tcp, mediaAddr: sc.mediaAddr, rtpPortMin: sc.rtpPortMin, rtpPortMax: sc.rtpPortMax, rtpTimeoutMs: sc.rtpTimeoutSec * 1000, answerDelayMs: sc.answerDelayMs, maxSessions: sc.maxSessions, allowFrom: sc.allowFrom },
       });
       box.sources.push(box.siprec);
     }

@@ -57,9 +57,9 @@ class Peer {
   close(): void { try { this.udp?.close(); } catch { /* closed */ } this.tcp?.destroy(); }
 }
 
-async function source(t: { after(fn: () => Promise<void>): void }, lines: SiprecLine[], extra: { answerDelayMs?: number; maxSessions?: number } = {}) {
+async function source(t: { after(fn: () => Promise<void>): void }, lines: SiprecLine[], extra: { answerDelayMs?: number; maxSessions?: number; allowFrom?: string[] } = {}) {
   const base = 2 * Math.floor((42000 + Math.random() * 16000) / 2);
-  const src = new SiprecSource({ lines, log: silentLog, server: { host: '127.0.0.1', port: 0, mediaAddr: '127.0.0.9', rtpPortMin: base, rtpPortMax: base + 99, rtpTimeoutMs: 60_000, maxSessions: extra.maxSessions ?? 16, answerDelayMs: extra.answerDelayMs ?? 0 } });
+  const src = new SiprecSource({ lines, log: silentLog, server: { host: '127.0.0.1', port: 0, mediaAddr: '127.0.0.9', rtpPortMin: base, rtpPortMax: base + 99, rtpTimeoutMs: 60_000, maxSessions: extra.maxSessions ?? 16, answerDelayMs: extra.answerDelayMs ?? 0, ...(extra.allowFrom ? { allowFrom: extra.allowFrom } : {}) } });
   const starts: CallStartEvent[] = [];
   const infos: CallInfoEvent[] = [];
   src.on('call-start', (e) => starts.push(e));
@@ -216,4 +216,16 @@ test('CANCEL while ringing: 200 to the CANCEL, 487 to the INVITE; a late retrans
   assert.equal((await peer.wait((m) => (m.status ?? 0) >= 200, n)).status, 487);
   await new Promise((r) => setTimeout(r, 2300));
   assert.equal(starts.length, 0, 'a cancelled session never starts a call');
+});
+
+test('allowFrom: SIP from other addresses is refused with 403 and starts nothing', async (t) => {
+  for (const [allow, want] of [[['10.0.0.0/8', '192.0.2.7'], 403], [['127.0.0.0/8'], 200], [['127.0.0.1'], 200], [['127.0.0.2'], 403]] as const) {
+    const { src, port, starts } = await source(t, [{ id: 'sip1', channels: 2 }], { allowFrom: [...allow] });
+    const peer = await new Peer('udp', port).open();
+    peer.send(req('INVITE', { callId: `al-${want}`, cseq: 1, body: SDP() }));
+    const m = await peer.wait((x) => (x.status ?? 0) >= 200);
+    assert.equal(m.status, want, allow.join());
+    assert.equal(starts.length, want === 200 ? 1 : 0);
+    await src.stop();
+  }
 });

@@ -118,6 +118,7 @@ export const Config = Type.Object(
         rtpTimeoutSec: Type.Number({ minimum: 0.2, maximum: 3600, default: 30, title: 'Seconds without RTP after which a call whose BYE never came is ended' }),
         answerDelayMs: Type.Integer({ minimum: 0, maximum: 10000, default: 0, title: 'Milliseconds to ring before answering a recording session' }),
         maxSessions: Type.Integer({ minimum: 1, maximum: 1000, default: 64, title: 'Recording sessions at once; more are answered 503' }),
+        allowFrom: Type.Array(Type.String({ pattern: '^[0-9a-fA-F:.]+(/[0-9]{1,3})?$', maxLength: 64 }), { default: [], maxItems: 64, title: 'Addresses (or IPv4 a.b.c.d/n ranges) SIP is accepted from', description: 'Empty = any; set it to the SBC so nobody else can place recordings on the box' }),
       },
       { additionalProperties: false, default: {}, title: 'SIPREC recording server (lines with source "siprec")' },
     ),

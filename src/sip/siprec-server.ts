@@ -27,6 +27,8 @@ export interface SiprecServerOptions {
   limits?: SipLimits;
   log: Log;
   now?: () => number;
+  /** SIP peers accepted (addresses or IPv4 CIDR ranges); empty or absent = any. Others get 403. */
+  allowFrom?: readonly string[];
   /** whether a new recording session may start (a free line for it); false answers 486 Busy Here */
   admit?: (s: RecordingSession) => boolean;
 }
@@ -149,6 +151,10 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
 
   private async onMessage(m: SipMessage, peer: SipPeer): Promise<void> {
     if (m.kind === 'response') return; // answers to our BYEs need no action
+    if (!this.allowed(peer.address)) {
+      this.warnBad({ from: peer.address, code: 'RV_ERR_SIP_FORBIDDEN' }, `SIP ${m.method} from ${peer.address}, which is not in siprec.allowFrom; refused`);
+      return m.method === 'ACK' ? undefined : this.reply(m, peer, 403, 'Forbidden');
+    }
     const method = m.method!;
     const cseq = cseqOf(m);
     if (method !== 'ACK' && cseq.method !== method) return this.reply(m, peer, 400, 'Bad Request - CSeq method differs');
@@ -193,6 +199,21 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
       default:
         return this.reply(m, peer, 405, 'Method Not Allowed');
     }
+  }
+
+  private allowed(address: string): boolean {
+    const list = this.o.allowFrom ?? [];
+    if (!list.length) return true;
+    const a = address.replace(/^::ffff:/, '');
+    return list.some((entry) => {
+      const [net, bits] = entry.split('/');
+      if (bits === undefined) return net === a;
+      const v4 = (x: string) => x.split('.').reduce((n, o) => (n << 8) + Number(o), 0) >>> 0;
+      if (!/^\d+\.\d+\.\d+\.\d+$/.test(a) || !/^\d+\.\d+\.\d+\.\d+$/.test(net!)) return false;
+      const b = Math.min(32, Number(bits));
+      const mask = b === 0 ? 0 : (~0 << (32 - b)) >>> 0;
+      return ((v4(a) & mask) >>> 0) === ((v4(net!) & mask) >>> 0);
+    });
   }
 
   private topBranch(m: SipMessage): string {
