@@ -104,6 +104,7 @@ const T2 = 4000;
 const PAUSED_LIMIT_MS = 4 * 3600_000;
 /** Malformed-input log lines per second at most; the rest are counted and reported with the next one. */
 const BAD_LOGS_PER_SEC = 5;
+const MAX_CACHED_RESPONSES = 4096;
 /** Metadata documents kept per call. */
 const MAX_METADATA_DOCS = 16;
 
@@ -166,7 +167,9 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
       return method === 'ACK' ? undefined : this.reply(m, peer, 400, 'Bad Request - unreadable From or To');
     }
     const callId = m.get('Call-ID')!;
-    const session = from.tag ? this.sessions.get(this.key(callId, from.tag)) : undefined;
+    const found = from.tag ? this.sessions.get(this.key(callId, from.tag)) : undefined;
+    // An in-dialog request must carry our tag; a stray To tag names some other dialog.
+    const session = found && (!to.tag || to.tag === found.localTag) ? found : undefined;
     switch (method) {
       case 'OPTIONS':
         return this.reply(m, peer, 200, 'OK', [['Accept', 'application/sdp, application/rs-metadata+xml, multipart/mixed']]);
@@ -186,7 +189,7 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
         if (session.state === 'early') this.cancel(session, 'cancelled');
         return;
       case 'BYE':
-        if (!session || (to.tag && to.tag !== session.localTag)) return this.reply(m, peer, 481, 'Call/Transaction Does Not Exist');
+        if (!session) return this.reply(m, peer, 481, 'Call/Transaction Does Not Exist');
         this.reply(m, peer, 200, 'OK', [], undefined, cacheKey);
         if (session.state === 'early') this.cancel(session, 'ended before the answer');
         else this.end(session, 'bye');
@@ -199,6 +202,13 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
       default:
         return this.reply(m, peer, 405, 'Method Not Allowed');
     }
+  }
+
+  /** Keeps a final response for retransmissions (RFC 3261 §17.2), bounded so a flood cannot grow it without end. */
+  private remember(key: string, buf: Buffer): void {
+    this.responses.delete(key);
+    this.responses.set(key, { buf, at: this.now() });
+    if (this.responses.size > MAX_CACHED_RESPONSES) this.responses.delete(this.responses.keys().next().value!);
   }
 
   private allowed(address: string): boolean {
@@ -330,7 +340,7 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
 
   private sendOk(s: RecordingSession, m: SipMessage, peer: SipPeer, cacheKey: string): void {
     const buf = this.response(m, 200, 'OK', [['Contact', this.contact(peer)], ['Content-Type', 'application/sdp']], this.answerSdp(s), s.localTag);
-    this.responses.set(cacheKey, { buf, at: this.now() });
+    this.remember(cacheKey, buf);
     peer.send(buf);
     if (peer.proto !== 'udp') return;
     // Over UDP the 200 is resent until the ACK comes (RFC 3261 §13.3.1.4).
@@ -460,7 +470,7 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
   private reply(m: SipMessage, peer: SipPeer, status: number, reason: string, extra: Array<[string, string]> = [], body?: string, cacheKey?: string, tag?: string): void {
     const s = this.sessions.get(this.key(m.get('Call-ID')!, parseTagOf(m.get('From')!) ?? ''));
     const buf = this.response(m, status, reason, extra, body, tag ?? s?.localTag);
-    if (cacheKey && status >= 200) this.responses.set(cacheKey, { buf, at: this.now() });
+    if (cacheKey && status >= 200) this.remember(cacheKey, buf);
     peer.send(buf);
   }
 
