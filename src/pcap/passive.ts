@@ -113,13 +113,14 @@ export class PassiveTracker {
 
   push(s: Segment): void {
     if (s.ts > this.now) this.now = s.ts;
+    // Sweep first: after a long jump in time the quiet calls end before this packet could stretch them.
+    if (this.now - this.lastSweep >= 1000) this.tick(this.now);
     if (s.proto === 'udp') {
       if (looksLikeSip(s.payload)) this.sip(s.payload, s.ts, 'udp');
       else this.rtp(s);
     } else {
       this.tcpSegment(s);
     }
-    if (this.now - this.lastSweep >= 1000) this.tick(this.now);
   }
 
   /** Lets held RTP out and ends calls that went quiet; call it every second on a live interface. */
@@ -142,7 +143,7 @@ export class PassiveTracker {
   finish(): void {
     for (const d of [...this.live]) {
       if (d.call.answeredAt === undefined) this.end(d, this.now, 'no-answer');
-      else this.end(d, Math.max(d.lastActivity, this.now), 'capture-end');
+      else this.end(d, d.lastActivity, 'capture-end');
     }
   }
 
@@ -362,7 +363,8 @@ export class PassiveTracker {
       const rest = list.filter((x) => x !== d);
       if (rest.length) this.byCallId.set(d.call.callId, rest); else this.byCallId.delete(d.call.callId);
     }
-    d.call.endedAt = Math.max(at, d.call.answeredAt ?? at);
+    // A call lasts at most one RTP timeout past its last sign of life, whatever a damaged timestamp says.
+    d.call.endedAt = Math.max(Math.min(at, d.lastActivity + this.o.rtpTimeoutMs), d.call.answeredAt ?? at);
     d.call.endReason = reason;
     if (d.call.answeredAt !== undefined && d.joiner) {
       for (const ch of [0, 1] as const) {

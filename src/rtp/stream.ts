@@ -241,11 +241,10 @@ export class RtpStream {
     } else {
       index = this.anchor.index + ((h.p.ts - this.anchor.ts) | 0);
       const gap = index - this.pos;
-      // A long gap, or a big step back, is believed only when the arrival times agree (hold, a new talk spurt).
-      if (gap > TRUST_GAP || gap < -AGREE) {
-        const arrived = this.byArrival(h.arrival, n);
-        if (Math.abs(arrived - index) > AGREE) index = arrived;
-      }
+      const arrived = this.byArrival(h.arrival, n);
+      // A long gap, or a big step back, is believed only when the arrival times agree (hold, a new talk spurt);
+      // and audio never runs more than a second ahead of its arrival, so a lying sender cannot make hours of silence.
+      if (((gap > TRUST_GAP || gap < -AGREE) && Math.abs(arrived - index) > AGREE) || index > arrived + AGREE) index = arrived;
     }
     this.anchor = { ts: h.p.ts, index, arrival: h.arrival, n, ssrc: h.p.ssrc };
     this.silence(index - this.pos, out);

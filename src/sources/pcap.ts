@@ -94,7 +94,8 @@ export class PcapSource extends LineSource {
       if (this.child !== child) return;
       this.child = undefined;
       if (this.stopping) return;
-      const why = this.stderrTail.trim().split('\n').filter((l) => !/^listening on|^tcpdump: verbose output|^\d+ packets/.test(l)).pop();
+      const lines = this.stderrTail.trim().split('\n').filter((l) => l && !/^listening on|^tcpdump: verbose output|^\d+ packets/.test(l));
+      const why = (lines.filter((l) => l.startsWith('tcpdump:')).pop() ?? lines.pop())?.replace(/^tcpdump: /, '');
       this.died(`tcpdump on ${this.o.interface} stopped (${how}${why ? `: ${why}` : ''})`);
     };
     child.on('error', (e: NodeJS.ErrnoException) => {
@@ -124,7 +125,7 @@ export class PcapSource extends LineSource {
     const delay = this.backoff;
     this.backoff = Math.min(this.backoff * 2, this.o.maxBackoffMs ?? 30_000);
     this.faulted = true;
-    const message = `${what}; the calls on this trunk are not recorded. Check the interface name and that ringvault may capture (CAP_NET_RAW). Retrying in ${Math.round(delay / 1000)} s.`;
+    const message = `${what}; the calls on this trunk are not recorded. Check the interface name and that ringvault may capture (CAP_NET_RAW). Retrying in ${(delay / 1000).toFixed(delay < 1000 ? 1 : 0)} s.`;
     for (const id of this.lines) this.emit('fault', { line: id, code: 'RV_ERR_PCAP_CAPTURE', message });
     this.restartTimer = setTimeout(() => { if (!this.stopping) this.spawn(); }, delay);
     this.restartTimer.unref();
