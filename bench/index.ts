@@ -14,3 +14,4 @@ await (await import('./search.ts')).benchSearch();
 await (await import('./export.ts')).benchExport();
 await (await import('./analyze.ts')).benchAnalyze();
 await (await import('./analog.ts')).benchAnalog();
+await (await import('./sip.ts')).benchSip();
