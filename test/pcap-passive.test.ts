@@ -437,3 +437,37 @@ test('PcapSource: tcpdump on loopback turns a sipp call into line events; a bad 
   assert.ok(faults.length >= 2, 'restarted after the first failure');
   assert.match(faults[0]!, /^trunk RV_ERR_PCAP_CAPTURE tcpdump on rvnosuch0 stopped \(exit 1: rvnosuch0: No such device exists\).*Retrying in 0\.1 s/);
 });
+
+test('appliance with a pcap line on loopback keeps a sipp call by rule (keep: all), end to end', async (t) => {
+  const { startAppliance } = await import('./helpers/appliance.ts');
+  const dir = tmpDir(t);
+  const data = path.join(dir, 'data');
+  const vault = new Vault(path.join(data, 'vault'));
+  await vault.init('admin', PASS);
+  vault.lock();
+  const cfgFile = path.join(dir, 'config.json');
+  let app: Awaited<ReturnType<typeof startAppliance>> | undefined;
+  t.after(() => app?.stop());
+  await sippCalls(dir, 1, async (r) => {
+    fs.writeFileSync(cfgFile, JSON.stringify({
+      pcap: { interface: 'lo', filter: `udp and (port ${r.sipPort} or port ${r.uasMedia} or port ${r.uacMedia})`, rtpTimeoutSec: 5 },
+      lines: [{ id: 'trunk', name: 'SIP trunk', source: 'pcap', channels: 2, keep: 'all', announced: ['legal-obligation'], keepPurposes: ['legal-obligation'] }],
+    }));
+    app = await startAppliance(data, ['--config', cfgFile]);
+    await new Promise((res) => setTimeout(res, 1500));
+  });
+  const finals = () => fs.existsSync(path.join(data, 'archive')) ? (fs.readdirSync(path.join(data, 'archive'), { recursive: true }) as string[]).filter((f) => /\d{8}T\d{6}-[0-9a-f]+\.json$/.test(f) && !f.endsWith('.open.json')) : [];
+  for (let i = 0; i < 100 && finals().length === 0; i++) await new Promise((res) => setTimeout(res, 100));
+  await app!.stop();
+  assert.equal(finals().length, 1, `one kept call; appliance log:\n${app!.stderr()}`);
+  await vault.unlock(PASS);
+  const archive = new Archive({ dir: path.join(data, 'archive'), vault });
+  await archive.open();
+  const [h] = archive.list();
+  assert.deepEqual([h!.line, h!.keptBy, h!.purposes, h!.channels], ['trunk', 'all', ['legal-obligation'], 2]);
+  assert.ok(Math.abs(h!.durationMs - 8100) < 400, `kept ${h!.durationMs} ms of a call of about 8.1 s`);
+  const meta = await archive.meta(h!.id);
+  assert.deepEqual([meta.caller, meta.called], ['+31201234567', '0612345678']);
+  assert.equal([...String(meta.digits)].sort().join(''), '#15');
+  vault.lock();
+});
