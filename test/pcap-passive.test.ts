@@ -471,3 +471,22 @@ test('appliance with a pcap line on loopback keeps a sipp call by rule (keep: al
   assert.equal([...String(meta.digits)].sort().join(''), '#15');
   vault.lock();
 });
+
+test('passive: a call over IPv6 whose SDP writes the address uncompressed in capitals', async () => {
+  const { ipv6 } = await import('../src/pcap/writer.ts');
+  const A = '2001:db8::a';
+  const B = '2001:db8::b';
+  const sdp6 = (written: string, port: number) => ['v=0', `o=- 1 1 IN IP6 ${written}`, 's=-', `c=IN IP6 ${written}`, 't=0 0', `m=audio ${port} RTP/AVP 0`, ''].join('\r\n');
+  const recs: CapRecord[] = [];
+  const put = (ts: number, src: string, dst: string, sp: number, dp: number, payload: Buffer) => recs.push({ ts, data: frame(LINKTYPE.ETHERNET, ipv6(src, dst, 17, udp(sp, dp, payload))) });
+  const h = { callId: 'v6@pbx', from: '<sip:+31301112222@[2001:db8::a]>;tag=6a', to: '<sip:+31303334444@[2001:db8::b]>' };
+  put(T0, A, B, 5060, 5060, sip('INVITE sip:+31303334444@[2001:db8::b] SIP/2.0', { ...h, cseq: '1 INVITE', body: sdp6('2001:DB8:0:0:0:0:0:A', 30000) }));
+  put(T0 + 100, B, A, 5060, 5060, sip('SIP/2.0 200 OK', { ...h, to: `${h.to};tag=6b`, cseq: '1 INVITE', body: sdp6('2001:0db8::000b', 40000) }));
+  for (let k = 0; k < 50; k++) {
+    put(T0 + 120 + k * 20, A, B, 30000, 40000, buildRtp({ pt: 0, seq: k, ts: k * 160, ssrc: 1, payload: Buffer.alloc(160, 0x7f) }));
+    put(T0 + 121 + k * 20, B, A, 40000, 30000, buildRtp({ pt: 0, seq: k, ts: k * 160, ssrc: 2, payload: Buffer.alloc(160, 0x7f) }));
+  }
+  put(T0 + 1200, A, B, 5060, 5060, sip('BYE sip:+31303334444@[2001:db8::b] SIP/2.0', { ...h, to: `${h.to};tag=6b`, cseq: '2 BYE' }));
+  const { calls } = follow(pcapFile(LINKTYPE.ETHERNET, recs));
+  assert.deepEqual(calls.map((c) => [c.caller, c.called, c.endReason, c.rtp[0]?.packets, c.rtp[1]?.packets, c.rtp[0]?.codec]), [['+31301112222', '+31303334444', 'bye', 50, 50, 'PCMU']]);
+});

@@ -80,6 +80,12 @@ function looksLikeSip(b: Buffer): boolean {
   return line.length < 2048 && line.includes('SIP/2.0');
 }
 
+/** IPv6 in SDP may be written in any case or uncompressed; packets give the RFC 5952 form. */
+function canonicalAddr(a: string): string {
+  if (!a.includes(':')) return a;
+  try { return new URL(`http://[${a}]/`).hostname.slice(1, -1); } catch { return a.toLowerCase(); }
+}
+
 const tagOf = (v: string | undefined): string | undefined => {
   if (!v) return undefined;
   try { return parseNameAddr(v).tag; } catch { return undefined; }
@@ -312,7 +318,7 @@ export class PassiveTracker {
     try { streams = parseSdpStreams(sdp).streams; } catch { return; }
     for (const s of streams) {
       if (s.media !== 'audio' || s.port === 0 || !s.addr || s.addr === '0.0.0.0' || s.addr === '::') continue;
-      const key = `${s.addr}|${s.port}`;
+      const key = `${canonicalAddr(s.addr)}|${s.port}`;
       for (const p of s.payloads) {
         if (p.rate !== 8000) continue;
         if (p.codec === 'PCMA' || p.codec === 'PCMU' || p.codec === 'telephone-event') d.payloads[sender][p.pt] = p.codec;

@@ -4,8 +4,9 @@ export interface TcpStats { flows: number; gaps: number; retransmits: number }
 
 interface Flow { next?: number; pending: Array<{ seq: number; data: Buffer }>; pendingBytes: number; last: number }
 
-const MAX_FLOWS = 1024;
-const MAX_PENDING = 256 * 1024;
+// Worst case 256 flows × 96 KB held: small enough for a Pi Zero, larger than the biggest SIP message (64 KB).
+const MAX_FLOWS = 256;
+const MAX_PENDING = 96 * 1024;
 const IDLE_MS = 10 * 60_000;
 
 /** seq a is before seq b, modulo 2^32 */
