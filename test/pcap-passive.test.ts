@@ -351,10 +351,18 @@ test('import-pcap: sipp calls captured with tcpdump on loopback are kept with th
   assert.equal(report.calls.length, 2);
   assert.deepEqual([report.line, report.purposes, report.dryRun], ['trunk', ['evidence'], false]);
 
+  // A number on the exclusion list (a private call) is never kept, imported or not.
+  const privCfg = path.join(dir, 'private.json');
+  fs.writeFileSync(privCfg, JSON.stringify({ ...JSON.parse(fs.readFileSync(cfgFile, 'utf8')), exclusions: ['0031201234567'] }));
+  const priv = cli(['import-pcap', cap, '--config', privCfg, '--purpose', 'evidence', '--json']);
+  assert.equal(priv.code, 0, priv.err);
+  assert.deepEqual(JSON.parse(priv.out).calls.map((c: { keptAs: string | null; notKept?: string }) => [c.keptAs, c.notKept]), [[null, 'excluded'], [null, 'excluded']]);
+
   // Read what was kept: only now is the vault unlocked, by the test.
   await vault.unlock(PASS);
   const archive = new Archive({ dir: path.join(data, 'archive'), vault });
   await archive.open();
+  assert.equal(archive.list().length, 2, 'the two calls of the first import, nothing from the private one');
   const sipTimes = tsharkSip(cap);
   for (const c of report.calls) {
     await t.test(`call ${c.callId}`, async () => {

@@ -13,7 +13,7 @@ import { Vault } from '../vault/vault.ts';
 import { Archive, type KeptCallWriter } from '../archive/archive.ts';
 import { AuditLog } from '../audit/audit.ts';
 import { Chunker } from '../calls/chunker.ts';
-import { resolvePurposes } from '../policy/keep.ts';
+import { isExcluded, resolvePurposes } from '../policy/keep.ts';
 import { isRvError, RvError } from '../errors.ts';
 import { CapturePipeline } from '../pcap/pipeline.ts';
 import type { PassiveCall } from '../pcap/passive.ts';
@@ -47,6 +47,8 @@ export interface ImportedCall {
   digits: { caller: string; callee: string; events: Array<{ digit: string; at: string; durationMs: number; by: 'caller' | 'callee' }> };
   /** id of the kept call in the archive; null with --dry-run or when not answered */
   keptAs: string | null;
+  /** why an answered call was not kept, when it was not: "excluded" (a number on the exclusion list) */
+  notKept?: 'excluded';
 }
 
 export interface ImportReport {
@@ -100,6 +102,7 @@ export async function importPcap(dataDir: string, o: ImportOptions): Promise<Imp
   await settings.load();
   const cfg = settings.effective(o.config);
   const line = pickLine(cfg, o.line);
+  if (line.keep === 'never') throw new RvError('RV_ERR_LINE_NEVER_KEEPS', `Line ${line.id} is set to never keep calls; pick another line with --line or change its keep policy.`, 409);
   const purposes = resolvePurposes(line, o.purposes);
   const size = await stat(o.file).then((s) => s.size, (e: NodeJS.ErrnoException) => {
     throw new RvError('RV_ERR_PCAP_FILE', `Cannot read the capture ${o.file} (${e.code}); check the path.`, 404);
@@ -134,7 +137,8 @@ export async function importPcap(dataDir: string, o: ImportOptions): Promise<Imp
   const pipeline = new CapturePipeline({
     rtpTimeoutMs: o.rtpTimeoutMs ?? cfg.pcap.rtpTimeoutSec * 1000,
     onStart: (c) => {
-      if (!archive) return;
+      // Private calls (a number on the exclusion list) are never kept, imported or not.
+      if (!archive || isExcluded({ caller: c.caller, called: c.called }, cfg.exclusions)) return;
       const writer = archive.beginCall({ line: line.id, startedAt: Math.round(c.answeredAt!), channels: 2, meta: metaOf(c), purposes, keptBy: 'import', clockSynced: true });
       const k: Keeping = {
         writer, pending: 0,
@@ -151,7 +155,12 @@ export async function importPcap(dataDir: string, o: ImportOptions): Promise<Imp
     },
     onEnd: (c) => {
       const k = keeping.get(c);
-      if (!k) { calls.push(reportOf(c, null)); return; }
+      if (!k) {
+        const entry = reportOf(c, null);
+        if (c.answeredAt !== undefined && isExcluded({ caller: c.caller, called: c.called }, cfg.exclusions)) entry.notKept = 'excluded';
+        calls.push(entry);
+        return;
+      }
       keeping.delete(c);
       k.chunker.flush();
       const entry = reportOf(c, null);
@@ -207,7 +216,7 @@ export function formatReport(r: ImportReport): string {
     out.push(fmtDir('caller → callee', c.directions.caller));
     out.push(fmtDir('callee → caller', c.directions.callee));
     if (c.digits.events.length) out.push(`  digits: caller ${c.digits.caller || '-'}, callee ${c.digits.callee || '-'}`);
-    out.push(c.keptAs ? `  kept as ${c.keptAs}` : `  ${r.dryRun ? 'not kept (dry run)' : 'NOT kept (see warnings)'}`);
+    out.push(c.keptAs ? `  kept as ${c.keptAs}` : c.notKept === 'excluded' ? '  not kept: a number of this call is on the exclusion list (private calls)' : `  ${r.dryRun ? 'not kept (dry run)' : 'NOT kept (see warnings)'}`);
   }
   for (const w of r.warnings) out.push('', `warning: ${w}`);
   return out.join('\n');
@@ -245,5 +254,5 @@ export async function importPcapCommand(argv: string[]): Promise<number> {
     ...(values.purpose ? { purposes: values.purpose } : {}),
   });
   console.log(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
-  return report.calls.some((c) => c.answered && !c.keptAs) && !report.dryRun ? 1 : 0;
+  return report.calls.some((c) => c.answered && !c.keptAs && !c.notKept) && !report.dryRun ? 1 : 0;
 }
