@@ -11,6 +11,8 @@ import { parseSdpStreams } from '../src/sip/sdp.ts';
 import { SiprecSource, type SiprecLine } from '../src/sources/siprec.ts';
 import type { CallInfoEvent, CallStartEvent } from '../src/sources/source.ts';
 import { silentLog } from '../src/log.ts';
+import { buildRtp } from '../src/rtp/packet.ts';
+import { alawDecode } from '../src/audio/g711.ts';
 
 const FIX = join(ROOT, 'test/fixtures/siprec');
 
@@ -228,4 +230,37 @@ test('allowFrom: SIP from other addresses is refused with 403 and starts nothing
     assert.equal(starts.length, want === 200 ? 1 : 0);
     await src.stop();
   }
+});
+
+test('a mono SIPREC line mixes both directions; garbage on the RTP port is ignored', async (t) => {
+  const { src, port } = await source(t, [{ id: 'mono', channels: 1 }]);
+  const audio: Int16Array[] = [];
+  let channels = 0;
+  src.on('call-audio', (e) => { audio.push(e.block.pcm); channels = e.block.channels; });
+  const ended = once(src, 'call-end');
+  const peer = await new Peer('udp', port).open();
+  peer.send(req('INVITE', { callId: 'mono1', cseq: 1, body: SDP() }));
+  const ok = await peer.wait((m) => m.status === 200);
+  const ports = parseSdpStreams(ok.body).streams.map((s) => s.port);
+  const rtp = createSocket('udp4');
+  t.after(() => rtp.close());
+  // Caller and callee send two different constant A-law values; the mix and each one alone are all distinct and not silence.
+  const [a, b] = [alawDecode(new Uint8Array([0xaa]))[0]!, alawDecode(new Uint8Array([0x80]))[0]!];
+  assert.equal(new Set([0, (a + b) >> 1, a >> 1, b >> 1]).size, 4);
+  for (let i = 0; i < 25; i++) {
+    rtp.send(buildRtp({ pt: 8, seq: 100 + i, ts: 160 * i, ssrc: 11, payload: new Uint8Array(160).fill(0xaa) }), ports[0]!, '127.0.0.1');
+    if (i < 15) rtp.send(buildRtp({ pt: 8, seq: 500 + i, ts: 8000 + 160 * i, ssrc: 22, payload: new Uint8Array(160).fill(0x80) }), ports[1]!, '127.0.0.1');
+    if (i === 3) rtp.send(Buffer.from('not rtp at all'), ports[0]!, '127.0.0.1');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await new Promise((r) => setTimeout(r, 300));
+  peer.send(req('BYE', { callId: 'mono1', cseq: 2, toTag: toTag(ok) }));
+  await ended;
+  assert.equal(channels, 1);
+  const all = Int16Array.from(audio.flatMap((x) => [...x]));
+  const count = (v: number) => all.reduce((n, x) => n + (x === v ? 1 : 0), 0);
+  assert.ok(Math.abs(all.length - 25 * 160) <= 160 * 3, `${all.length} samples for 25 packets of 20 ms`);
+  assert.ok(count((a + b) >> 1) >= 12 * 160, 'while both speak, the mix of the two');
+  assert.ok(count(a >> 1) >= 8 * 160, 'the caller alone, at half level in the mono mix');
+  assert.equal(count(b >> 1) <= 2 * 160, true, 'the callee never alone beyond the edges');
 });
