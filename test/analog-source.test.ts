@@ -75,3 +75,34 @@ test('line sense from the board starts and ends calls on an analog line captured
   assert.ok(loudest > 1000, `the call holds the tone played after the off-hook (rms ${loudest.toFixed(0)})`);
   assert.ok(Math.abs(pcm.length / 8 - (ends[0]!.at - starts[0]!.at)) < 1, 'the audio fills the call from start to end');
 });
+
+test('a capture that runs but delivers nothing is taken for unplugged, restarted, and recovers when audio comes', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'rv-asrc-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const fifo = join(dir, 'line.fifo');
+  execFileSync('mkfifo', [fifo]);
+  await writeFile(join(dir, '.asoundrc'), `pcm.rvstall { type file; slave.pcm "null"; file "/dev/null"; infile "${fifo}"; format "raw" }\n`);
+  const src = new AnalogSource({
+    devices: [{ id: 'usb', device: 'rvstall', rate: 8000, channels: 1, backoffFirstMs: 100, backoffMaxMs: 400, stallMs: 600, runSeconds: 60 }],
+    lines: [{ id: 'a1', channels: 1, input: { device: 'usb', channels: [0] } }],
+    env: { ...process.env, HOME: dir },
+  });
+  const log: string[] = [];
+  src.on('fault', (f) => log.push(`fault ${f.line} ${f.code}: ${f.message}`));
+  src.on('recovered', (r) => log.push(`recovered ${r.line}`));
+  await src.start();
+  t.after(() => src.stop());
+  // nobody writes: arecord waits on the pipe like on an interface that hangs
+  const t0 = Date.now();
+  while (!log.length) await once(src, 'fault');
+  t.diagnostic(`stall reported ${Date.now() - t0} ms after start (stallMs 600)`);
+  assert.match(log[0]!, /^fault a1 RV_ERR_ALSA_STALLED: No audio from "rvstall" for [\d.]+ s although arecord runs; .*Check the USB cable/);
+  // audio comes: the restarted arecord reads it and the line recovers by itself
+  const w = createWriteStream(fifo);
+  w.on('error', () => {});
+  t.after(() => w.destroy());
+  const timer = setInterval(() => w.write(Buffer.alloc(1600)), 50);
+  t.after(() => clearInterval(timer));
+  while (!log.includes('recovered a1')) await once(src, 'recovered');
+  assert.equal(log.filter((l) => l.startsWith('fault')).length, 1, `one fault per outage: ${log.join(' | ')}`);
+});
