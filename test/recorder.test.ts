@@ -48,7 +48,8 @@ async function rig(t: { after(fn: () => Promise<void>): void }, line: Record<str
       }
     };
     play(sec);
-    return { ref, startedAt, play, end: () => src.emit('call-end', { line: 'a', ref, at: now, reason: 'hangup' }), samples: () => sample };
+    const end = (reason = 'hangup') => src.emit('call-end', { line: 'a', ref, at: now, reason });
+    return { ref, startedAt, play, end, samples: () => sample };
   };
   const pcmOf = async (id: string) => {
     const parts: Buffer[] = [];
@@ -147,4 +148,25 @@ test('excluded numbers are never buffered or kept; a purpose the line does not a
   const p = await rig(t, { keep: 'on-demand' });
   p.call(1);
   await assert.rejects(p.rec.save('a', { keptBy: 'user', purposes: ['evidence'] }), /RV_ERR_PURPOSE_NOT_ANNOUNCED|does not announce evidence/);
+});
+
+test('a call ended as too short is not stored by a rule, and cannot be saved after it; a person\'s keep stands', async (t) => {
+  const all = await rig(t, { keep: 'all' });
+  all.call(1.2).end('too-short');
+  await all.rec.settle();
+  assert.deepEqual(all.archive.list(), [], 'keep-all does not store a too-short call');
+  assert.equal(all.rec.status()[0]!.lastEnded, undefined);
+  const long = all.call(2);
+  long.end();
+  await all.rec.settle();
+  assert.equal(all.archive.list().length, 1, 'a normal call on the same line is kept');
+
+  const od = await rig(t, { keep: 'on-demand' });
+  od.call(1).end('too-short');
+  await assert.rejects(od.rec.save('a', { keptBy: 'button' }), /RV_ERR_NOTHING_TO_SAVE|no call on line a/);
+  const c = od.call(1);
+  const { callId } = await od.rec.save('a', { keptBy: 'button' });
+  c.end('too-short');
+  await od.rec.settle();
+  assert.deepEqual(od.archive.list().map((h) => h.id), [callId], 'a call a person kept stays kept');
 });

@@ -10,6 +10,9 @@ import type { CallParties, LineSource } from '../sources/source.ts';
 import { decideAtStart, isExcluded, resolvePurposes } from '../policy/keep.ts';
 import { Chunker, type Chunk } from './chunker.ts';
 
+/** The call-end reason a source gives a call shorter than its line's minimum length. */
+export const TOO_SHORT = 'too-short';
+
 export interface RecorderDeps {
   ring: Ring;
   archive: Archive;
@@ -33,6 +36,8 @@ interface LiveCall {
   private: boolean;
   chunker: Chunker;
   keeping?: Promise<KeptCallWriter>;
+  /** who started keeping it: a rule ('all', 'sample') or a person */
+  keptBy?: KeptBy;
   writer?: KeptCallWriter;
   lastAppend: Promise<void>;
   endedAt?: number;
@@ -135,6 +140,12 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     call.endedAt = at;
     this.live.delete(line);
     this.d.log.info({ line, ref, reason }, 'call ended');
+    // A call shorter than the line's minimum (a misdial, a line glitch) is not stored, unless a person kept it.
+    if (reason === TOO_SHORT && (!call.keeping || call.keptBy === 'all' || call.keptBy === 'sample')) {
+      this.track(this.wipe(call, 'shorter than the minimum call length'), 'could not wipe a too-short call');
+      this.emit('change');
+      return;
+    }
     if (call.keeping) {
       this.track(this.finishKept(call), 'could not finish a kept call');
     } else if (call.buffered && !call.private && this.d.ring.has(call.ringId)) {
@@ -162,6 +173,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
 
   private startKeeping(call: LiveCall, keptBy: KeptBy, purposes: string[]): Promise<KeptCallWriter> {
     if (call.keeping) return call.keeping;
+    call.keptBy = keptBy;
     this.d.ring.pin(call.ringId);
     call.keeping = (async () => {
       try {
@@ -183,6 +195,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
         // Leave the audio in the ring so a later press can try again.
         this.d.ring.unpin(call.ringId);
         call.keeping = undefined;
+        call.keptBy = undefined;
         call.writer = undefined;
         throw e;
       }
