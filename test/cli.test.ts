@@ -3,36 +3,17 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as pty from 'node-pty';
 import { ROOT, startAppliance } from './helpers/appliance.ts';
+import { runPty } from './helpers/pty.ts';
 import { Vault } from '../src/vault/vault.ts';
 import { sendControl } from '../src/control.ts';
 
 const PASS = 'een twee drie vier';
 
-/** Drives the CLI in a real pseudo-terminal, answering each prompt as a person would. */
-function runCli(args: string[], answers: [RegExp, string][]): Promise<{ out: string; code: number }> {
-  return new Promise((resolve, reject) => {
-    const p = pty.spawn(process.execPath, [join(ROOT, 'bin/ringvault.js'), ...args], { cols: 120, rows: 40, cwd: ROOT, env: { ...process.env } as Record<string, string> });
-    let out = '';
-    let next = 0;
-    const timer = setTimeout(() => { p.kill(); reject(new Error(`CLI timed out; output so far:\n${out}`)); }, 30_000);
-    p.onData((d) => {
-      out += d;
-      const a = answers[next];
-      if (a && a[0].test(out.slice(out.lastIndexOf('\n', out.length - 2) + 1))) {
-        next++;
-        setTimeout(() => p.write(a[1] + '\r'), 20);
-      }
-    });
-    p.onExit(({ exitCode }) => { clearTimeout(timer); resolve({ out, code: exitCode }); });
-  });
-}
-
 test('ringvault init in a terminal: no echo, recovery key printed once, keyslots work', async (t) => {
   const data = await mkdtemp(join(tmpdir(), 'rv-cli-'));
   t.after(() => rm(data, { recursive: true, force: true }));
-  const short = await runCli(['init', '--data', data], [[/user name/, 'beheer'], [/New passphrase/, 'kort'], [/New passphrase/, PASS], [/Repeat/, 'something else'], [/New passphrase/, PASS], [/Repeat/, PASS]]);
+  const short = await runPty(['init', '--data', data], [[/user name/, 'beheer'], [/New passphrase/, 'kort'], [/New passphrase/, PASS], [/Repeat/, 'something else'], [/New passphrase/, PASS], [/Repeat/, PASS]]);
   assert.equal(short.code, 0, short.out);
   assert.match(short.out, /Too short/);
   assert.match(short.out, /differ/);
@@ -45,7 +26,7 @@ test('ringvault init in a terminal: no echo, recovery key printed once, keyslots
   v.lock();
   assert.equal((await v.unlock(key!)).via, 'recovery');
 
-  const again = await runCli(['init', '--data', data], [[/user name/, ''], [/New passphrase/, PASS], [/Repeat/, PASS]]);
+  const again = await runPty(['init', '--data', data], [[/user name/, ''], [/New passphrase/, PASS], [/Repeat/, PASS]]);
   assert.notEqual(again.code, 0);
   assert.match(again.out, /already set up/);
 });
@@ -53,14 +34,14 @@ test('ringvault init in a terminal: no echo, recovery key printed once, keyslots
 test('ringvault unlock talks to the running box; a wrong passphrase is refused clearly', async (t) => {
   const data = await mkdtemp(join(tmpdir(), 'rv-cli-'));
   t.after(() => rm(data, { recursive: true, force: true }));
-  const notRunning = await runCli(['unlock', '--data', data], []);
+  const notRunning = await runPty(['unlock', '--data', data], []);
   assert.notEqual(notRunning.code, 0);
   assert.match(notRunning.out, /No ringvault is running/);
 
   const box = await startAppliance(data);
   t.after(() => box.stop());
   // init while the box runs goes through its control socket, so the box knows the new admin at once.
-  const init = await runCli(['init', '--data', data], [[/user name/, 'admin'], [/New passphrase/, PASS], [/Repeat/, PASS]]);
+  const init = await runPty(['init', '--data', data], [[/user name/, 'admin'], [/New passphrase/, PASS], [/Repeat/, PASS]]);
   assert.equal(init.code, 0, init.out);
   await box.stop();
   const box2 = await startAppliance(data);
@@ -68,12 +49,12 @@ test('ringvault unlock talks to the running box; a wrong passphrase is refused c
   const sock = join(data, 'control.sock');
   assert.deepEqual(await sendControl(sock, { cmd: 'status' }), { ok: true, initialized: true, vault: 'locked' });
 
-  const wrong = await runCli(['unlock', '--data', data], [[/Passphrase or recovery key/, 'not the passphrase']]);
+  const wrong = await runPty(['unlock', '--data', data], [[/Passphrase or recovery key/, 'not the passphrase']]);
   assert.equal(wrong.code, 3);
   assert.match(wrong.out, /RV_ERR_WRONG_PASSPHRASE|passphrase/i);
   assert.deepEqual(await sendControl(sock, { cmd: 'status' }), { ok: true, initialized: true, vault: 'locked' });
 
-  const ok = await runCli(['unlock', '--data', data], [[/Passphrase or recovery key/, PASS]]);
+  const ok = await runPty(['unlock', '--data', data], [[/Passphrase or recovery key/, PASS]]);
   assert.equal(ok.code, 0, ok.out);
   assert.ok(!ok.out.includes(PASS));
   assert.deepEqual(await sendControl(sock, { cmd: 'status' }), { ok: true, initialized: true, vault: 'unlocked' });

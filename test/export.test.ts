@@ -6,8 +6,8 @@ import { execFile as execFileCb, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as pty from 'node-pty';
 import { ROOT } from './helpers/appliance.ts';
+import * as pty from './helpers/pty.ts';
 import { Vault } from '../src/vault/vault.ts';
 import { Archive } from '../src/archive/archive.ts';
 import { AuditLog } from '../src/audit/audit.ts';
@@ -244,24 +244,7 @@ test('verify-export names an altered byte, an extra file, a missing file and an 
   assert.match(elsewhere.out, /OTHER-BOX: signed by box [0-9a-f]{16}, not by this box/);
 });
 
-/** Drives the CLI in a real pseudo-terminal, answering each prompt as a person would. */
-function runPty(args: string[], answers: [RegExp, string][]): Promise<{ out: string; code: number }> {
-  return new Promise((resolve, reject) => {
-    const p = pty.spawn(process.execPath, [join(ROOT, 'bin/ringvault.js'), ...args], { cols: 160, rows: 40, cwd: ROOT, env: { ...process.env } as Record<string, string> });
-    let out = '';
-    let next = 0;
-    const timer = setTimeout(() => { p.kill(); reject(new Error(`CLI timed out; output so far:\n${out}`)); }, 60_000);
-    p.onData((d) => {
-      out += d;
-      const a = answers[next];
-      if (a && a[0].test(out.slice(out.lastIndexOf('\n', out.length - 2) + 1))) {
-        next++;
-        setTimeout(() => p.write(a[1] + '\r'), 20);
-      }
-    });
-    p.onExit(({ exitCode }) => { clearTimeout(timer); resolve({ out, code: exitCode }); });
-  });
-}
+const runPty = (args: string[], answers: [RegExp, string][]) => pty.runPty(args, answers, { cols: 160, timeoutMs: 60_000 });
 
 test('ringvault export in a terminal: user + passphrase (not echoed) or the recovery key; only the number\'s calls; audited', async (t) => {
   const f = await fixture(t);

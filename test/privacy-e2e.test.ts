@@ -8,8 +8,8 @@ import { mkdtemp, rm, writeFile, readFile, readdir, open } from 'node:fs/promise
 import { execFile as execFileCb, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as pty from 'node-pty';
 import { Client, ROOT, startAppliance } from './helpers/appliance.ts';
+import * as pty from './helpers/pty.ts';
 import { ZipReader } from '../src/export/zipread.ts';
 
 const PASS = 'correct horse battery staple';
@@ -21,23 +21,7 @@ const ALL = ['training', 'evaluation', 'complaint', 'evidence', 'legal-obligatio
 const cli = (args: string[]) => new Promise<{ code: number; out: string }>((res) =>
   execFileCb(process.execPath, [join(ROOT, 'bin/ringvault.js'), ...args], { cwd: ROOT }, (e, out, err) => res({ code: e ? Number(e.code) : 0, out: out + err })));
 
-function runPty(args: string[], answers: [RegExp, string][]): Promise<{ out: string; code: number }> {
-  return new Promise((resolve, reject) => {
-    const p = pty.spawn(process.execPath, [join(ROOT, 'bin/ringvault.js'), ...args], { cols: 160, rows: 40, cwd: ROOT, env: { ...process.env } as Record<string, string> });
-    let out = '';
-    let next = 0;
-    const timer = setTimeout(() => { p.kill(); reject(new Error(`CLI timed out; output so far:\n${out}`)); }, 120_000);
-    p.onData((d) => {
-      out += d;
-      const a = answers[next];
-      if (a && a[0].test(out.slice(out.lastIndexOf('\n', out.length - 2) + 1))) {
-        next++;
-        setTimeout(() => p.write(a[1] + '\r'), 20);
-      }
-    });
-    p.onExit(({ exitCode }) => { clearTimeout(timer); resolve({ out, code: exitCode }); });
-  });
-}
+const runPty = (args: string[], answers: [RegExp, string][]) => pty.runPty(args, answers, { cols: 160, timeoutMs: 120_000 });
 
 /** Places a call on `line`, keeps it with `purposes` while it runs, and waits until it is archived and the line is idle. */
 async function keepCall(c: Client, line: string, body: object, purposes: string[]): Promise<string> {
