@@ -5,23 +5,11 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { Client, ROOT, startAppliance } from './helpers/appliance.ts';
-import { launchBrowser, watchConsole, type ConsoleLog } from './helpers/browser.ts';
+import { addUsers, keepSimCall, setUpBox, startAppliance } from './helpers/appliance.ts';
+import { launchBrowser, loadDict, logInPage, newPage, watchConsole, type ConsoleLog } from './helpers/browser.ts';
 
-type Dict = Record<string, string>;
-const loadDict = async (lang: string): Promise<Dict> => ((await import(pathToFileURL(join(ROOT, 'web', 'i18n', `${lang}.js`)).href)) as { default: Dict }).default;
 const PASS = 'correct horse battery staple';
-
-async function keepCall(admin: Client, purposes: string[], caller: string): Promise<string> {
-  await admin.json('POST', '/api/sim/lines/line1/call', { direction: 'in', caller, extension: '201', durationSec: 2 });
-  await admin.until(async () => (await admin.json('GET', '/api/lines')).lines.find((l: any) => l.id === 'line1')?.call, 'a live call on line1');
-  const { callId } = await admin.json('POST', '/api/lines/line1/save', { purposes });
-  await admin.until(async () => (await admin.json('GET', '/api/calls')).calls.some((c: any) => c.id === callId), `call ${callId} in the archive`);
-  await admin.until(async () => !(await admin.json('GET', '/api/lines')).lines.find((l: any) => l.id === 'line1')?.call, 'line1 idle again');
-  return callId;
-}
 
 test('privacy in the browser: two-manager hold release, reviewer refused, retention saved, policy in Dutch', { timeout: 240_000 }, async (t) => {
   const [en, nl] = await Promise.all([loadDict('en'), loadDict('nl')]);
@@ -35,31 +23,19 @@ test('privacy in the browser: two-manager hold release, reviewer refused, retent
   });
 
   // Users and two kept calls through the API; the pages under test are then driven in the browser.
-  const admin = new Client(box.url);
-  await admin.state();
-  await admin.json('POST', '/api/setup', { username: 'admin', passphrase: PASS });
-  await admin.state();
-  for (const [username, role, extension] of [['anna', 'manager'], ['bert', 'manager'], ['rik', 'reviewer'], ['sam', 'staff', '201']] as const) {
-    await admin.json('POST', '/api/users', { username, passphrase: `${username}-passphrase`, role, ...(extension ? { extension } : {}) });
-  }
-  const complaint = await keepCall(admin, ['complaint'], '+31201234567');
-  const training = await keepCall(admin, ['training'], '+31207654321');
+  const admin = await setUpBox(box.url, 'admin', PASS);
+  await addUsers(admin, [['anna', 'manager'], ['bert', 'manager'], ['rik', 'reviewer'], ['sam', 'staff', '201']]);
+  const complaint = await keepSimCall(admin, ['complaint'], { caller: '+31201234567', extension: '201' });
+  const training = await keepSimCall(admin, ['training'], { caller: '+31207654321', extension: '201' });
 
   browser = await launchBrowser();
   const logs: ConsoleLog[] = [];
   /** A fresh browser context per user (own cookies), logged in through the login page. */
   const as = async (name: string, locale: string, expected: RegExp | null = null): Promise<Page> => {
-    const context = await browser!.newContext({ viewport: { width: 1280, height: 900 }, locale });
-    const page = await context.newPage();
-    page.setDefaultTimeout(10_000);
+    const page = await newPage(browser!, { locale, timeoutMs: 10_000 });
     // Refusals this test provokes on purpose are logged by Chromium as failed loads; only those are allowed.
     logs.push(watchConsole(page, (m) => !!expected && expected.test(m.text())));
-    await page.goto(box.url);
-    await page.waitForURL(/#\/login$/);
-    await page.getByTestId('login-username').fill(name);
-    await page.getByTestId('login-passphrase').fill(name === 'admin' ? PASS : `${name}-passphrase`);
-    await page.getByTestId('login-submit').click();
-    await page.waitForURL(/#\/dashboard$/);
+    await logInPage(page, box.url, name, name === 'admin' ? PASS : `${name}-passphrase`);
     return page;
   };
 

@@ -7,26 +7,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { Browser } from 'playwright-core';
-import { Client, ROOT, startAppliance } from './helpers/appliance.ts';
-import { launchBrowser, watchConsole } from './helpers/browser.ts';
+import { keepSimCall, setUpBox, startAppliance } from './helpers/appliance.ts';
+import { launchBrowser, loadDict, logInPage, newPage, watchConsole } from './helpers/browser.ts';
 import { verifyExport } from '../src/export/verify.ts';
 
-type Dict = Record<string, string>;
-const loadDict = async (lang: string): Promise<Dict> => ((await import(pathToFileURL(join(ROOT, 'web', 'i18n', `${lang}.js`)).href)) as { default: Dict }).default;
 const PASS = 'correct horse battery staple';
 const CUSTOMER = '+31612345678';
 const DAY = 86_400_000;
-
-async function keepCall(admin: Client, caller: string): Promise<string> {
-  await admin.json('POST', '/api/sim/lines/line1/call', { direction: 'in', caller, durationSec: 2 });
-  await admin.until(async () => (await admin.json('GET', '/api/lines')).lines.find((l: any) => l.id === 'line1')?.call, 'a live call on line1');
-  const { callId } = await admin.json('POST', '/api/lines/line1/save', { purposes: ['complaint'] });
-  await admin.until(async () => (await admin.json('GET', '/api/calls')).calls.some((c: any) => c.id === callId), `call ${callId} in the archive`);
-  await admin.until(async () => !(await admin.json('GET', '/api/lines')).lines.find((l: any) => l.id === 'line1')?.call, 'line1 idle again');
-  return callId;
-}
 
 const day = (t: number) => new Date(t).toISOString().slice(0, 10);
 const nlDay = (d: string) => new Intl.DateTimeFormat('nl-NL', { dateStyle: 'medium', timeZone: 'UTC' }).format(new Date(`${d}T00:00:00Z`));
@@ -41,27 +29,17 @@ test('request register in the browser (Dutch): overdue on the dashboard, new acc
     await box.stop();
     await rm(dataDir, { recursive: true, force: true });
   });
-  const admin = new Client(box.url);
-  await admin.state();
-  await admin.json('POST', '/api/setup', { username: 'admin', passphrase: PASS });
-  await admin.state();
+  const admin = await setUpBox(box.url, 'admin', PASS);
   await admin.json('POST', '/api/users', { username: 'mia', passphrase: 'mia-passphrase', role: 'manager' });
-  const mine = [await keepCall(admin, CUSTOMER), await keepCall(admin, '0612345678')];
-  const other = await keepCall(admin, '+31201112233');
+  const mine = [await keepSimCall(admin, ['complaint'], { caller: CUSTOMER }), await keepSimCall(admin, ['complaint'], { caller: '0612345678' })];
+  const other = await keepSimCall(admin, ['complaint'], { caller: '+31201112233' });
   // A request that came in 40 days ago and is still open: overdue.
   const old = (await admin.json('POST', '/api/requests', { kind: 'erasure', received: day(Date.now() - 40 * DAY), numbers: ['+31209998877'] })).request;
 
   browser = await launchBrowser();
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'nl-NL', acceptDownloads: true });
-  const page = await context.newPage();
-  page.setDefaultTimeout(15_000);
+  const page = await newPage(browser, { locale: 'nl-NL', timeoutMs: 15_000, acceptDownloads: true });
   const log = watchConsole(page);
-  await page.goto(box.url);
-  await page.waitForURL(/#\/login$/);
-  await page.getByTestId('login-username').fill('mia');
-  await page.getByTestId('login-passphrase').fill('mia-passphrase');
-  await page.getByTestId('login-submit').click();
-  await page.waitForURL(/#\/dashboard$/);
+  await logInPage(page, box.url, 'mia', 'mia-passphrase');
 
   // ---- the dashboard counts the overdue request, in Dutch
   const notice = page.getByTestId('requests-overdue');

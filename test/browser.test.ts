@@ -4,16 +4,10 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { ROOT, startAppliance } from './helpers/appliance.ts';
-import { launchBrowser, watchConsole } from './helpers/browser.ts';
+import { startAppliance } from './helpers/appliance.ts';
+import { launchBrowser, loadDict, newPage, watchConsole } from './helpers/browser.ts';
 
-type Dict = Record<string, string>;
-const loadDict = async (lang: string): Promise<Dict> => {
-  const mod = (await import(pathToFileURL(join(ROOT, 'web', 'i18n', `${lang}.js`)).href)) as { default: Dict };
-  return mod.default;
-};
 const placeholders = (s: string): string[] => [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!).sort();
 
 const PASSPHRASE = 'correct horse battery staple';
@@ -47,9 +41,7 @@ test('web UI: setup, live dashboard, save a simulated call, play it back, lock/u
     await rm(dataDir, { recursive: true, force: true });
   });
   browser = await launchBrowser();
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB' });
-  const page = await context.newPage();
-  page.setDefaultTimeout(10_000);
+  const page = await newPage(browser, { locale: 'en-GB', timeoutMs: 10_000 });
   // The one error this test provokes on purpose: a wrong passphrase answered with 401.
   const consoleLog = watchConsole(page, (m) => /status of 401/.test(m.text()) && (m.location().url ?? '').endsWith('/api/login'));
   const byTestId = (id: string) => page.getByTestId(id);

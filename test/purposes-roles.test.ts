@@ -5,34 +5,20 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, startAppliance } from './helpers/appliance.ts';
+import { addUsers, keepSimCall, logIn, setUpBox, startAppliance } from './helpers/appliance.ts';
 
 const PASS = 'correct horse battery staple';
-
-async function keepCall(admin: Client, purposes: string[], caller: string): Promise<string> {
-  await admin.json('POST', '/api/sim/lines/line1/call', { direction: 'in', caller, extension: '201', durationSec: 2 });
-  await admin.until(async () => (await admin.json('GET', '/api/lines')).lines.find((l: any) => l.id === 'line1')?.call, 'a live call on line1');
-  const { callId } = await admin.json('POST', '/api/lines/line1/save', { purposes });
-  await admin.until(async () => (await admin.json('GET', '/api/calls')).calls.some((c: any) => c.id === callId), `call ${callId} in the archive`);
-  await admin.until(async () => !(await admin.json('GET', '/api/lines')).lines.find((l: any) => l.id === 'line1')?.call, 'line1 idle again');
-  return callId;
-}
 
 test('roles see only the purposes they are allowed, on list, detail, audio and delete; the matrix is a setting', { timeout: 120_000 }, async (t) => {
   const dataDir = await mkdtemp(join(tmpdir(), 'rv-purposes-'));
   const box = await startAppliance(dataDir, ['--sim-speed', '1']);
   t.after(async () => { await box.stop(); await rm(dataDir, { recursive: true, force: true }); });
-  const admin = new Client(box.url);
-  await admin.state();
-  await admin.json('POST', '/api/setup', { username: 'admin', passphrase: PASS });
-  await admin.state();
-  for (const [username, role, extension] of [['mia', 'manager'], ['rik', 'reviewer'], ['sam', 'staff', '201']] as const) {
-    await admin.json('POST', '/api/users', { username, passphrase: `${username}-passphrase`, role, ...(extension ? { extension } : {}) });
-  }
-  const login = async (name: string) => { const c = new Client(box.url); await c.state(); await c.json('POST', '/api/login', { username: name, passphrase: `${name}-passphrase` }); await c.state(); return c; };
+  const admin = await setUpBox(box.url, 'admin', PASS);
+  await addUsers(admin, [['mia', 'manager'], ['rik', 'reviewer'], ['sam', 'staff', '201']]);
+  const login = (name: string) => logIn(box.url, name);
 
-  const complaint = await keepCall(admin, ['complaint'], '+31201234567');
-  const training = await keepCall(admin, ['training'], '+31207654321');
+  const complaint = await keepSimCall(admin, ['complaint'], { caller: '+31201234567', extension: '201' });
+  const training = await keepSimCall(admin, ['training'], { caller: '+31207654321', extension: '201' });
 
   // Line 1 announces complaint and training only: keeping for evaluation is refused with the reason.
   await admin.json('POST', '/api/sim/lines/line1/call', { direction: 'in', caller: '+31200000001', durationSec: 2 });

@@ -81,3 +81,41 @@ export class Client {
     }
   }
 }
+
+/** Sets up a fresh box with its first admin; returns the admin's logged-in client. */
+export async function setUpBox(url: string, username: string, passphrase: string): Promise<Client> {
+  const admin = new Client(url);
+  await admin.state();
+  await admin.json('POST', '/api/setup', { username, passphrase });
+  await admin.state();
+  return admin;
+}
+
+/** Adds users as [name, role, extension?]; each one's passphrase is `<name>-passphrase`. */
+export async function addUsers(admin: Client, users: readonly (readonly [string, string, string?])[]): Promise<void> {
+  for (const [username, role, extension] of users) {
+    await admin.json('POST', '/api/users', { username, passphrase: `${username}-passphrase`, role, ...(extension ? { extension } : {}) });
+  }
+}
+
+/** A client logged in as `username` (passphrase `<name>-passphrase` unless given). */
+export async function logIn(url: string, username: string, passphrase = `${username}-passphrase`): Promise<Client> {
+  const c = new Client(url);
+  await c.state();
+  await c.json('POST', '/api/login', { username, passphrase });
+  await c.state();
+  return c;
+}
+
+/**
+ * Places a 2 s incoming simulated call on line1 (`call` adds to or overrides the body), keeps it with
+ * `purposes` while it runs, and waits until it is archived and the line is idle again.
+ */
+export async function keepSimCall(admin: Client, purposes: string[], call: Record<string, unknown>): Promise<string> {
+  await admin.json('POST', '/api/sim/lines/line1/call', { direction: 'in', durationSec: 2, ...call });
+  await admin.until(async () => (await admin.json('GET', '/api/lines')).lines.find((l: any) => l.id === 'line1')?.call, 'a live call on line1');
+  const { callId } = await admin.json('POST', '/api/lines/line1/save', { purposes });
+  await admin.until(async () => (await admin.json('GET', '/api/calls')).calls.some((c: any) => c.id === callId), `call ${callId} in the archive`);
+  await admin.until(async () => !(await admin.json('GET', '/api/lines')).lines.find((l: any) => l.id === 'line1')?.call, 'line1 idle again');
+  return callId;
+}

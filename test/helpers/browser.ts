@@ -1,4 +1,14 @@
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type ConsoleMessage, type Page } from 'playwright-core';
+import { ROOT } from './appliance.ts';
+
+export type Dict = Record<string, string>;
+
+/** The UI's string table for `lang` (web/i18n/<lang>.js), to compare what the page shows. */
+export async function loadDict(lang: string): Promise<Dict> {
+  return ((await import(pathToFileURL(join(ROOT, 'web', 'i18n', `${lang}.js`)).href)) as { default: Dict }).default;
+}
 
 /** Debian's Chromium, headless, with nothing that talks to the internet. */
 export async function launchBrowser(): Promise<Browser> {
@@ -6,6 +16,24 @@ export async function launchBrowser(): Promise<Browser> {
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+}
+
+/** A page in a fresh context (own cookies), 1280×900, with `timeoutMs` as its default wait. */
+export async function newPage(browser: Browser, opts: { locale: string; timeoutMs: number; acceptDownloads?: boolean }): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: opts.locale, ...(opts.acceptDownloads ? { acceptDownloads: true } : {}) });
+  const page = await context.newPage();
+  page.setDefaultTimeout(opts.timeoutMs);
+  return page;
+}
+
+/** Opens the box at `url` and logs in through the login page; returns once the dashboard shows. */
+export async function logInPage(page: Page, url: string, username: string, passphrase: string): Promise<void> {
+  await page.goto(url);
+  await page.waitForURL(/#\/login$/);
+  await page.getByTestId('login-username').fill(username);
+  await page.getByTestId('login-passphrase').fill(passphrase);
+  await page.getByTestId('login-submit').click();
+  await page.waitForURL(/#\/dashboard$/);
 }
 
 export interface ConsoleLog {
