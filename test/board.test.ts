@@ -14,18 +14,9 @@ import { GpioBoard } from '../src/board/gpio.ts';
 import type { PressOutcome } from '../src/board/controller.ts';
 import { BoardSim, PtyPair } from './helpers/board-sim.ts';
 import { Client, ROOT, startAppliance } from './helpers/appliance.ts';
+import { until } from './helpers/until.ts';
 
 const PASS = 'correct horse battery staple';
-
-async function until<T>(fn: () => T | undefined | false | Promise<T | undefined | false>, what: string, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** A log that remembers warnings, to check that bad lines are logged. */
 function memoryLog(): Log & { warnings: string[] } {

@@ -10,18 +10,9 @@ import { silentLog } from '../src/log.ts';
 import { Health } from '../src/health.ts';
 import type { SimBoard } from '../src/board/sim.ts';
 import { ROOT } from './helpers/appliance.ts';
+import { until } from './helpers/until.ts';
 
 const PASS = 'correct horse battery staple';
-
-async function until<T>(fn: () => T | undefined | false, what: string, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 async function openBox(t: { after(fn: () => Promise<void>): void }, extra: Record<string, unknown> = {}, synced = () => true) {
   const dataDir = await mkdtemp(join(tmpdir(), 'rv-health-'));

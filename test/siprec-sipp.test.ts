@@ -8,6 +8,7 @@ import { parseSip, serializeSip } from '../src/sip/message.ts';
 import {
   audioSegments, captureRtp, downloadCall, feeder, matchChannel, rtpPackets, siprecHarness, sipp, type RtpSeen, type SiprecHarness,
 } from './helpers/siprec-harness.ts';
+import { until } from './helpers/until.ts';
 
 /** Waits until `n` kept calls are complete in the archive (the call list shows them with an end). */
 async function keptCalls(h: SiprecHarness, n: number, ms = 30_000): Promise<any[]> {
@@ -17,16 +18,6 @@ async function keptCalls(h: SiprecHarness, n: number, ms = 30_000): Promise<any[
     if (calls.length >= n) return calls;
     if (Date.now() > end) throw new Error(`expected ${n} kept calls, found ${calls.length}`);
     await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function waitFor<T>(fn: () => T | undefined | false, what: string, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
@@ -57,7 +48,7 @@ test('SIPREC call with metadata: both streams recorded as caller left / callee r
   const caller = '+31201234567';
   const called = '+31309876543';
   const src = sipp(h, 'siprec-call.xml', `127.0.0.1:${h.sipPort}`, ['-m', '1', '-d', '9500'], `SEQUENTIAL\n${caller};${called}\n`);
-  const seen = await waitFor(() => h.sessions[0], 'the recording session');
+  const seen = await until(() => h.sessions[0], 'the recording session');
   assert.equal(seen.ports.length, 2);
   assert.ok(seen.ports.every((p) => p >= h.rtpMin && p <= h.rtpMax && p % 2 === 0), `RTP ports ${seen.ports} in the configured range`);
   const fed = await feed.feed([seen.ports[1]!]);
@@ -93,7 +84,7 @@ test('hold and resume: re-INVITE a=inactive, UPDATE sendonly, participants arriv
   const cap = await captureRtp(h);
   // From/To carry one pair of numbers; the metadata in the re-INVITE names the real parties.
   const src = sipp(h, 'siprec-hold.xml', `127.0.0.1:${h.sipPort}`, ['-m', '1'], 'SEQUENTIAL\n0201111111;0202222222;+31612345678;+31103334444\n');
-  const seen = await waitFor(() => h.sessions[0], 'the recording session');
+  const seen = await until(() => h.sessions[0], 'the recording session');
   const fed = await feed.feed([seen.ports[1]!]);
   assert.equal(fed.code, 0, fed.errors);
   const r = await src;
@@ -138,7 +129,7 @@ test('no BYE: the RTP timeout ends and keeps the call', async (t) => {
   const ended = new Promise<string>((res) => h.box.siprec!.on('call-end', (e) => res(e.reason)));
   // sipp leaves right after its last packet; the recorder's BYE after the timeout finds nobody.
   const src = sipp(h, 'siprec-nobye.xml', `127.0.0.1:${h.sipPort}`, ['-m', '1', '-d', '100'], 'SEQUENTIAL\n+31201234567;+31309876543\n');
-  const seen = await waitFor(() => h.sessions[0], 'the recording session');
+  const seen = await until(() => h.sessions[0], 'the recording session');
   const fed = await feed.feed([seen.ports[1]!]);
   assert.equal(fed.code, 0, fed.errors);
   const r = await src;
@@ -159,7 +150,7 @@ test('20 SIPREC calls at once, over TCP, each on its own line with its own numbe
   const cap = await captureRtp(h);
   const pairs = Array.from({ length: N }, (_, i) => [`+3120${String(1000000 + i * 7919).slice(-7)}`, `+3130${String(2000000 + i * 104729).slice(-7)}`] as const);
   const src = sipp(h, 'siprec-call.xml', `127.0.0.1:${h.sipPort}`, ['-t', 't1', '-m', String(N), '-l', String(N), '-r', String(N), '-rp', '1000', '-d', '10500'], `SEQUENTIAL\n${pairs.map((p) => p.join(';')).join('\n')}\n`);
-  await waitFor(() => h.sessions.length >= N, `${N} sessions`, 30_000);
+  await until(() => h.sessions.length >= N, `${N} sessions`, 30_000);
   assert.equal(new Set(h.sessions.map((s) => s.line)).size, N, 'every session on its own line');
   const fed = await feed.feed(h.sessions.map((s) => s.ports[1]!));
   assert.equal(fed.code, 0, fed.errors);
