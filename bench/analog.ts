@@ -1,35 +1,16 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { execFileSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { AnalogTracker } from '../src/calls/analog-tracker.ts';
-import { encodeWav } from '../src/audio/wav.ts';
-import { makeLineRecording, type LineRecordingOpts } from '../test/helpers/line-recording.ts';
+import type { LineRecordingOpts } from '../test/helpers/line-recording.ts';
+import { lineWorkload, timeMultimon } from './line-workload.ts';
 
 /** The live call tracker of an analog line (every detector, 20 ms blocks) beside multimon-ng on the same file. */
 
 const MINUTES = 10;
 
-function workload(): { pcm: Int16Array; calls: number } {
-  const kinds: Array<Omit<LineRecordingOpts, 'seed'>> = [
-    { direction: 'in', cid: { format: 'fsk-v23', number: '0612345678' }, speechSec: 20, endBy: 'busy', channels: 1 },
-    { direction: 'in', cid: { format: 'dtmf-clip-a', number: '0201234567' }, speechSec: 25, endBy: 'silence', channels: 1 },
-    { direction: 'out', dialled: '0031612345678', speechSec: 30, endBy: 'busy', channels: 1 },
-  ];
-  const parts: Int16Array[] = [];
-  let samples = 0;
-  let calls = 0;
-  for (let i = 0; samples < MINUTES * 60 * 8000; i++) {
-    const rec = makeLineRecording({ ...kinds[i % kinds.length], seed: 100 + i });
-    parts.push(rec.pcm);
-    samples += rec.pcm.length;
-    calls++;
-  }
-  const pcm = new Int16Array(samples);
-  let at = 0;
-  for (const p of parts) { pcm.set(p, at); at += p.length; }
-  return { pcm, calls };
-}
+const KINDS: Array<Omit<LineRecordingOpts, 'seed'>> = [
+  { direction: 'in', cid: { format: 'fsk-v23', number: '0612345678' }, speechSec: 20, endBy: 'busy', channels: 1 },
+  { direction: 'in', cid: { format: 'dtmf-clip-a', number: '0201234567' }, speechSec: 25, endBy: 'silence', channels: 1 },
+  { direction: 'out', dialled: '0031612345678', speechSec: 30, endBy: 'busy', channels: 1 },
+];
 
 function track(pcm: Int16Array): { found: number; numbers: number } {
   const t = new AnalogTracker({ line: 'b', channels: 1, minCallMs: 3000, hangoverMs: 4000, callerId: ['v23-fsk', 'dtmf-clip'], lineSense: false });
@@ -48,31 +29,17 @@ function track(pcm: Int16Array): { found: number; numbers: number } {
 }
 
 export async function benchAnalog(): Promise<void> {
-  const { pcm, calls } = workload();
+  const { pcm, calls } = lineWorkload(KINDS, MINUTES, (i) => 100 + i);
   const seconds = pcm.length / 8000;
   track(pcm.subarray(0, 8000 * 60)); // warm-up
   const t0 = performance.now();
   const r = track(pcm);
   const oursMs = performance.now() - t0;
-  const dir = await mkdtemp(join(tmpdir(), 'rv-bench-analog-'));
-  try {
-    const wav = join(dir, 'line.wav');
-    await writeFile(wav, encodeWav(pcm, 1, 8000));
-    let mmMs = NaN;
-    try {
-      const t1 = performance.now();
-      execFileSync('multimon-ng', ['-q', '-a', 'DTMF', '-a', 'CLIPFSK', '-t', 'wav', wav], { stdio: ['ignore', 'ignore', 'ignore'] });
-      mmMs = performance.now() - t1;
-    } catch {
-      console.log('  (multimon-ng not installed: run .ci/run to install it)');
-    }
-    const rate = (ms: number): number => seconds / (ms / 1000);
-    console.log(`\nAnalog line call tracker, live (20 ms blocks), ${(seconds / 60).toFixed(1)} min of generated calls, one core`);
-    console.log(`  ${'tracker'.padEnd(42)} ${'wall ms'.padStart(8)} ${'channel-s per s'.padStart(16)}  found`);
-    console.log(`  ${'ringvault AnalogTracker (all detectors)'.padEnd(42)} ${oursMs.toFixed(0).padStart(8)} ${rate(oursMs).toFixed(0).padStart(16)}  ${r.found}/${calls} calls, ${r.numbers} with a number`);
-    console.log(`  ${'multimon-ng -a DTMF -a CLIPFSK (process)'.padEnd(42)} ${mmMs.toFixed(0).padStart(8)} ${rate(mmMs).toFixed(0).padStart(16)}`);
-    console.log(`  ratio ours / multimon-ng throughput: ${(mmMs / oursMs).toFixed(2)}; analog lines one core keeps up with: ${Math.floor(rate(oursMs))}`);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  const { ms: mmMs } = await timeMultimon(pcm);
+  const rate = (ms: number): number => seconds / (ms / 1000);
+  console.log(`\nAnalog line call tracker, live (20 ms blocks), ${(seconds / 60).toFixed(1)} min of generated calls, one core`);
+  console.log(`  ${'tracker'.padEnd(42)} ${'wall ms'.padStart(8)} ${'channel-s per s'.padStart(16)}  found`);
+  console.log(`  ${'ringvault AnalogTracker (all detectors)'.padEnd(42)} ${oursMs.toFixed(0).padStart(8)} ${rate(oursMs).toFixed(0).padStart(16)}  ${r.found}/${calls} calls, ${r.numbers} with a number`);
+  console.log(`  ${'multimon-ng -a DTMF -a CLIPFSK (process)'.padEnd(42)} ${mmMs.toFixed(0).padStart(8)} ${rate(mmMs).toFixed(0).padStart(16)}`);
+  console.log(`  ratio ours / multimon-ng throughput: ${(mmMs / oursMs).toFixed(2)}; analog lines one core keeps up with: ${Math.floor(rate(oursMs))}`);
 }
