@@ -1,6 +1,7 @@
 import { RvError } from '../errors.ts';
 import { SAMPLE_RATE } from '../audio/frame.ts';
 import { ZERO_DBM0_PEAK } from '../audio/level.ts';
+import { SlidingMin } from './sliding-min.ts';
 
 /**
  * Ring detection on the audio of a line tap. The ring signal (16⅔–50 Hz, tens of volts) reaches a
@@ -63,23 +64,6 @@ function lowPassSection(fc: number, q: number, sr: number): Biquad {
   return new Biquad([b1 / 2, b1, b1 / 2], [(-2 * cos) / a0, (1 - alpha) / a0]);
 }
 
-/** Running minimum over a sliding window, as the minima of a few sub-windows; −∞ until the first window is in. */
-class FloorTracker {
-  private readonly past: number[] = [];
-  private cur = Infinity;
-  private curMs = 0;
-  add(db: number, ms: number): void {
-    this.cur = Math.min(this.cur, db);
-    this.curMs += ms;
-    if (this.curMs < FLOOR_WINDOW_MS / FLOOR_PARTS) return;
-    this.past.push(this.cur);
-    if (this.past.length > FLOOR_PARTS) this.past.shift();
-    this.cur = Infinity;
-    this.curMs = 0;
-  }
-  get min(): number { return Math.min(this.cur, ...this.past); }
-}
-
 export class RingDetector {
   private readonly onEvent: (e: RingEvent) => void;
   private readonly sr: number;
@@ -90,7 +74,7 @@ export class RingDetector {
   private readonly minShare: number;
   private readonly margin: number;
   private readonly lp: Biquad[];
-  private readonly floor = new FloorTracker();
+  private readonly floor = new SlidingMin(FLOOR_WINDOW_MS / FLOOR_PARTS, FLOOR_PARTS);
   // DC blocker state: a line's offset is not a ring
   private dcX = 0;
   private dcY = 0;

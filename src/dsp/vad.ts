@@ -1,6 +1,7 @@
 import { RvError } from '../errors.ts';
 import { msOf } from '../audio/frame.ts';
 import { blockDbm0, tone425 } from './tones.ts';
+import { SlidingMin } from './sliding-min.ts';
 
 /** Voice activity with hang-over: energy above an adaptive (minimum-tracking) noise floor, 425 Hz tones ignored. */
 
@@ -22,33 +23,14 @@ export interface VadOptions {
 const FLOOR_WINDOW_MS = 2000;
 const FLOOR_PARTS = 4;
 
-/** Running minimum over a sliding window, kept as the minima of a few sub-windows so memory stays fixed. */
-class MinTracker {
-  private readonly past: number[] = [];
-  private cur = Infinity;
-  private curMs = 0;
-
-  add(db: number, ms: number): void {
-    this.cur = Math.min(this.cur, db);
-    this.curMs += ms;
-    if (this.curMs < FLOOR_WINDOW_MS / FLOOR_PARTS) return;
-    this.past.push(this.cur);
-    if (this.past.length >= FLOOR_PARTS) this.past.shift();
-    this.cur = Infinity;
-    this.curMs = 0;
-  }
-
-  /** Infinity before any block, so nothing is voice until the line's own level is known */
-  get min(): number { return Math.min(this.cur, ...this.past); }
-}
-
 export class Vad {
   private readonly onSegment: (s: VadSegment) => void;
   private readonly hangMs: number;
   private readonly minActiveMs: number;
   private readonly marginDb: number;
   private readonly minDbm0: number;
-  private readonly floorTracker = new MinTracker();
+  // the current quarter plus the three before it
+  private readonly floorTracker = new SlidingMin(FLOOR_WINDOW_MS / FLOOR_PARTS, FLOOR_PARTS - 1);
   /** start (ms) of the current run of active blocks, or null */
   private runStart: number | null = null;
   /** the open segment: its start and the end of its last qualifying activity */
