@@ -2,25 +2,15 @@
 // refused a complaint recording, retention and exclusions saved, the recording policy in Dutch.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { addUsers, keepSimCall, setUpBox, startAppliance } from './helpers/appliance.ts';
-import { launchBrowser, loadDict, logInPage, newPage, watchConsole, type ConsoleLog } from './helpers/browser.ts';
+import type { Page } from 'playwright-core';
+import { addUsers, keepSimCall, setUpBox } from './helpers/appliance.ts';
+import { applianceWithBrowser, loadDict, logInPage, newPage, watchConsole, type ConsoleLog } from './helpers/browser.ts';
 
 const PASS = 'correct horse battery staple';
 
 test('privacy in the browser: two-manager hold release, reviewer refused, retention saved, policy in Dutch', { timeout: 240_000 }, async (t) => {
   const [en, nl] = await Promise.all([loadDict('en'), loadDict('nl')]);
-  const dataDir = await mkdtemp(join(tmpdir(), 'rv-browser-privacy-'));
-  const box = await startAppliance(dataDir, ['--sim-speed', '1']);
-  let browser: Browser | undefined;
-  t.after(async () => {
-    await browser?.close();
-    await box.stop();
-    await rm(dataDir, { recursive: true, force: true });
-  });
+  const { box, browser } = await applianceWithBrowser(t, 'rv-browser-privacy-', ['--sim-speed', '1']);
 
   // Users and two kept calls through the API; the pages under test are then driven in the browser.
   const admin = await setUpBox(box.url, 'admin', PASS);
@@ -28,11 +18,10 @@ test('privacy in the browser: two-manager hold release, reviewer refused, retent
   const complaint = await keepSimCall(admin, ['complaint'], { caller: '+31201234567', extension: '201' });
   const training = await keepSimCall(admin, ['training'], { caller: '+31207654321', extension: '201' });
 
-  browser = await launchBrowser();
   const logs: ConsoleLog[] = [];
   /** A fresh browser context per user (own cookies), logged in through the login page. */
   const as = async (name: string, locale: string, expected: RegExp | null = null): Promise<Page> => {
-    const page = await newPage(browser!, { locale, timeoutMs: 10_000 });
+    const page = await newPage(browser, { locale, timeoutMs: 10_000 });
     // Refusals this test provokes on purpose are logged by Chromium as failed loads; only those are allowed.
     logs.push(watchConsole(page, (m) => !!expected && expected.test(m.text())));
     await logInPage(page, box.url, name, name === 'admin' ? PASS : `${name}-passphrase`);

@@ -3,13 +3,11 @@
 // with progress, and the downloaded bundle checked by unzip and verify-export.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
-import { keepSimCall, setUpBox, startAppliance } from './helpers/appliance.ts';
-import { launchBrowser, loadDict, logInPage, newPage, watchConsole } from './helpers/browser.ts';
+import { keepSimCall, setUpBox } from './helpers/appliance.ts';
+import { applianceWithBrowser, loadDict, logInPage, newPage, watchConsole } from './helpers/browser.ts';
 import { verifyExport } from '../src/export/verify.ts';
 
 const PASS = 'correct horse battery staple';
@@ -21,14 +19,7 @@ const nlDay = (d: string) => new Intl.DateTimeFormat('nl-NL', { dateStyle: 'medi
 
 test('request register in the browser (Dutch): overdue on the dashboard, new access request with deadline, export progress, download verifies', { timeout: 240_000 }, async (t) => {
   const nl = await loadDict('nl');
-  const dataDir = await mkdtemp(join(tmpdir(), 'rv-browser-requests-'));
-  const box = await startAppliance(dataDir, ['--sim-speed', '4']);
-  let browser: Browser | undefined;
-  t.after(async () => {
-    await browser?.close();
-    await box.stop();
-    await rm(dataDir, { recursive: true, force: true });
-  });
+  const { box, dataDir, browser } = await applianceWithBrowser(t, 'rv-browser-requests-', ['--sim-speed', '4']);
   const admin = await setUpBox(box.url, 'admin', PASS);
   await admin.json('POST', '/api/users', { username: 'mia', passphrase: 'mia-passphrase', role: 'manager' });
   const mine = [await keepSimCall(admin, ['complaint'], { caller: CUSTOMER }), await keepSimCall(admin, ['complaint'], { caller: '0612345678' })];
@@ -36,7 +27,6 @@ test('request register in the browser (Dutch): overdue on the dashboard, new acc
   // A request that came in 40 days ago and is still open: overdue.
   const old = (await admin.json('POST', '/api/requests', { kind: 'erasure', received: day(Date.now() - 40 * DAY), numbers: ['+31209998877'] })).request;
 
-  browser = await launchBrowser();
   const page = await newPage(browser, { locale: 'nl-NL', timeoutMs: 15_000, acceptDownloads: true });
   const log = watchConsole(page);
   await logInPage(page, box.url, 'mia', 'mia-passphrase');

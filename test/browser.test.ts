@@ -1,12 +1,10 @@
 // End-to-end: the real appliance (simulated lines) driven through the web UI in headless Chromium.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, mkdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { startAppliance } from './helpers/appliance.ts';
-import { launchBrowser, loadDict, newPage, watchConsole } from './helpers/browser.ts';
+import type { Page } from 'playwright-core';
+import { applianceWithBrowser, loadDict, newPage, watchConsole } from './helpers/browser.ts';
 
 const placeholders = (s: string): string[] => [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!).sort();
 
@@ -29,18 +27,7 @@ test('en.js and nl.js have the same keys and placeholders, none empty', async ()
 
 test('web UI: setup, live dashboard, save a simulated call, play it back, lock/unlock, Dutch', { timeout: 180_000 }, async (t) => {
   const [en, nl] = await Promise.all([loadDict('en'), loadDict('nl')]);
-  const dataDir = await mkdtemp(join(tmpdir(), 'rv-browser-'));
-  const box = await startAppliance(dataDir, ['--sim-speed', '1']);
-  let browser: Browser | undefined;
-  t.after(async () => {
-    // The browser first: its open event stream would otherwise hold up the appliance's shutdown.
-    await browser?.close();
-    const killer = setTimeout(() => box.child.kill('SIGKILL'), 10_000);
-    await box.stop();
-    clearTimeout(killer);
-    await rm(dataDir, { recursive: true, force: true });
-  });
-  browser = await launchBrowser();
+  const { box, browser } = await applianceWithBrowser(t, 'rv-browser-', ['--sim-speed', '1']);
   const page = await newPage(browser, { locale: 'en-GB', timeoutMs: 10_000 });
   // The one error this test provokes on purpose: a wrong passphrase answered with 401.
   const consoleLog = watchConsole(page, (m) => /status of 401/.test(m.text()) && (m.location().url ?? '').endsWith('/api/login'));

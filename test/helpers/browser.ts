@@ -1,7 +1,9 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type ConsoleMessage, type Page } from 'playwright-core';
-import { ROOT } from './appliance.ts';
+import { ROOT, startAppliance, type Appliance } from './appliance.ts';
 
 export type Dict = Record<string, string>;
 
@@ -16,6 +18,30 @@ export async function launchBrowser(): Promise<Browser> {
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+}
+
+/**
+ * The real appliance (started with `args` in a fresh temp dir named `prefix`…) and a headless Chromium,
+ * both closed after the test: the browser first, as its open event stream would otherwise hold up the
+ * appliance's shutdown (killed if it still takes over 10 s).
+ */
+export async function applianceWithBrowser(t: { after(fn: () => Promise<void>): void }, prefix: string, args: string[]): Promise<{ box: Appliance; dataDir: string; browser: Browser }> {
+  const dataDir = await mkdtemp(join(tmpdir(), prefix));
+  let box: Appliance | undefined;
+  let browser: Browser | undefined;
+  t.after(async () => {
+    await browser?.close();
+    if (box) {
+      const b = box;
+      const killer = setTimeout(() => b.child.kill('SIGKILL'), 10_000);
+      await b.stop();
+      clearTimeout(killer);
+    }
+    await rm(dataDir, { recursive: true, force: true });
+  });
+  box = await startAppliance(dataDir, args);
+  browser = await launchBrowser();
+  return { box, dataDir, browser };
 }
 
 /** A page in a fresh context (own cookies), 1280×900, with `timeoutMs` as its default wait. */
