@@ -264,3 +264,17 @@ test('tracker: FSK caller ID is read whole whatever the phase of the decode wind
     assert.equal(start?.parties.caller, '0612345678', `window phase ${phase} ms`);
   }
 });
+
+test('tracker: a speed-dialled number ending in # with no dial tone heard is dialling, not DTMF caller ID', () => {
+  const rec = makeLineRecording({ seed: 21, direction: 'out', ringCycles: 1, speechSec: 6, endBy: 'busy', channels: 1, dialled: '0612345678#', dialPauseMs: [60, 80] });
+  // Start the capture at the first digit: the dial tone was never heard (a speed-dial key, a tap switched on late).
+  const from = Math.floor((rec.marks.digitsStartMs! - 300) * 8) * rec.channels;
+  const got = run({ pcm: rec.pcm.subarray(from), channels: rec.channels }, tracker(rec.channels));
+  const start = got.events.find((e) => e.type === 'call-start') as Extract<TrackerEvent, { type: 'call-start' }> | undefined;
+  assert.ok(start, JSON.stringify(got.events));
+  const info = got.events.filter((e) => e.type === 'call-info') as Extract<TrackerEvent, { type: 'call-info' }>[];
+  const parties = Object.assign({ ...start.parties }, ...info.map((i) => i.parties));
+  assert.equal(parties.direction, 'out');
+  assert.equal(parties.caller, undefined, 'the dialled digits were not taken for a caller ID');
+  assert.match(parties.called ?? '', /^0612345678#?$/);
+});

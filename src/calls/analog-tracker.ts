@@ -77,7 +77,8 @@ interface Call {
   lastDigitEnd: number;
 }
 
-type Cid = { at: number; number?: string; absent?: AbsentReason };
+/** `fromDigits`: read from a DTMF burst, which may yet prove to be fast dialling (a speed-dial key). */
+type Cid = { at: number; number?: string; absent?: AbsentReason; fromDigits?: boolean };
 
 export class AnalogTracker {
   private readonly o: TrackerOptions;
@@ -181,9 +182,9 @@ export class AnalogTracker {
           this.pendingDigits.push({ digit: h.digit, at: h.at });
           const clip = this.clip?.push({ digit: h.digit, at: h.at, durationMs: h.durationMs });
           if (clip) {
-            // a caller-ID burst, not dialling: those digits are not pending any more
-            this.pendingDigits = this.pendingDigits.filter((d) => d.at < clip.startMs);
-            this.cid = { at: clip.startMs, ...(clip.number ? { number: clip.number } : {}), ...(clip.absent ? { absent: clip.absent } : {}) };
+            // Most likely caller ID, but a speed-dial key sends a number as fast: the digits stay pending
+            // until a ring (caller ID: they are dropped) or ring-back/busy (dialling: the caller ID is dropped).
+            this.cid = { at: clip.startMs, fromDigits: true, ...(clip.number ? { number: clip.number } : {}), ...(clip.absent ? { absent: clip.absent } : {}) };
           }
         }
         return;
@@ -200,8 +201,8 @@ export class AnalogTracker {
         if (h.cadence === 'busy' || h.cadence === 'congestion') {
           // with line sense the hook decides: the recording runs until the phone is put down
           if (c && c.endAt === undefined && !sense) this.end(Math.max(h.onset, c.start), h.cadence);
-          else if (!c && this.pendingDigits.length && !sense) this.openDialled(h.onset, h.cadence);
-        } else if (h.cadence === 'ringback' && !c && this.pendingDigits.length && !sense) {
+          else if (!c && this.pendingDigits.length && !this.ringing && !sense) this.openDialled(h.onset, h.cadence);
+        } else if (h.cadence === 'ringback' && !c && this.pendingDigits.length && !this.ringing && !sense) {
           this.openDialled(null);
         }
         return;
@@ -272,7 +273,11 @@ export class AnalogTracker {
     this.vetoes = this.vetoes.filter(([, b]) => b > now - CONFIRM_MS - 1000);
     const voice = this.confirmedVoice();
     if (!this.call && !sense && voice !== null) {
-      if (this.pendingDigits.length && !this.ringing) this.openDialled(null);
+      // Voice after a DTMF caller-ID burst with no ring heard stays incoming (a tap that misses the ring),
+      // unless a 425 Hz call-progress tone (ring-back) came after the digits: then they were dialled.
+      const lastDigit = this.pendingDigits[this.pendingDigits.length - 1];
+      const dialled = lastDigit && (!this.cid?.fromDigits || this.det.lastToneEnd > lastDigit.at + 200);
+      if (lastDigit && !this.ringing && dialled) this.openDialled(null);
       else this.open(voice, this.ringing || (this.cid && voice - this.cid.at < CID_BEFORE_RING_MS) ? 'in' : 'out');
       this.call!.answered = true;
     } else if (this.call && voice !== null) {

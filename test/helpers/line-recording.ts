@@ -36,6 +36,8 @@ export interface LineRecordingOpts {
   };
   /** digits dialled on an outgoing call; default '0201234567' */
   dialled?: string;
+  /** pause between dialled digits in ms, [min, max]; default [120, 350] (a person); a speed-dial key sends ~[60, 80] */
+  dialPauseMs?: [number, number];
   speechSec: number;
   /** busy: 425 Hz 0.5/0.5 s after the far end hangs up; congestion: 0.25/0.25 s (network trouble); silence: the line goes quiet */
   endBy: 'busy' | 'congestion' | 'silence';
@@ -268,7 +270,8 @@ export function makeLineRecording(o: LineRecordingOpts): LineRecording {
     const dialMs = between(1500, 2500);
     far.add(t, sine(dialMs, 425, level));
     t += N(dialMs);
-    const { sig, starts } = digitTrain(digits, level, 90, () => between(120, 350));
+    const [pMin, pMax] = o.dialPauseMs ?? [120, 350];
+    const { sig, starts } = digitTrain(digits, level, 90, () => between(pMin, pMax));
     marks.digitsStartMs = MS(t);
     near.add(t, sig);
     const lastStart = t + starts[starts.length - 1];
