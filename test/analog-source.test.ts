@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -60,7 +60,7 @@ test('line sense from the board starts and ends calls on an analog line captured
   board.sense('a1', 'offhook');
   await new Promise((r) => setTimeout(r, 2500));
   board.sense('a1', 'onhook');
-  while (ends.length === 0) await once(src, 'call-end');
+  while (ends.length === 0) await once(src, 'call-end', { signal: AbortSignal.timeout(30_000) });
   clearInterval(timer);
 
   assert.equal(starts.length, 1);
@@ -94,15 +94,22 @@ test('a capture that runs but delivers nothing is taken for unplugged, restarted
   t.after(() => src.stop());
   // nobody writes: arecord waits on the pipe like on an interface that hangs
   const t0 = Date.now();
-  while (!log.length) await once(src, 'fault');
+  // bounded, so a missing event fails the test instead of hanging the run
+  while (!log.length) await once(src, 'fault', { signal: AbortSignal.timeout(30_000) });
   t.diagnostic(`stall reported ${Date.now() - t0} ms after start (stallMs 600)`);
   assert.match(log[0]!, /^fault a1 RV_ERR_ALSA_STALLED: No audio from "rvstall" for [\d.]+ s although arecord runs; .*Check the USB cable/);
   // audio comes: the restarted arecord reads it and the line recovers by itself
-  const w = createWriteStream(fifo);
-  w.on('error', () => {});
-  t.after(() => w.destroy());
-  const timer = setInterval(() => w.write(Buffer.alloc(1600)), 50);
-  t.after(() => clearInterval(timer));
-  while (!log.includes('recovered a1')) await once(src, 'recovered');
+  // A restart closes the pipe's reader, which breaks the writer (EPIPE): open a new one then.
+  let w: WriteStream | undefined;
+  const timer = setInterval(() => {
+    if (!w || w.destroyed) {
+      const next = createWriteStream(fifo);
+      next.on('error', () => next.destroy());
+      w = next;
+    }
+    w.write(Buffer.alloc(1600));
+  }, 50);
+  t.after(() => { clearInterval(timer); w?.destroy(); });
+  while (!log.includes('recovered a1')) await once(src, 'recovered', { signal: AbortSignal.timeout(30_000) });
   assert.equal(log.filter((l) => l.startsWith('fault')).length, 1, `one fault per outage: ${log.join(' | ')}`);
 });
