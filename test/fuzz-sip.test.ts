@@ -123,7 +123,7 @@ async function optionsOk(port: number, proto: 'udp' | 'tcp'): Promise<number> {
     s.bind(0, '127.0.0.1');
     await once(s, 'listening');
     s.send(msg(s.address().port), port, '127.0.0.1');
-    const [buf] = (await once(s, 'message')) as [Buffer];
+    const [buf] = (await once(s, 'message', { signal: AbortSignal.timeout(10_000) })) as [Buffer];
     s.close();
     return parseSip(buf).status!;
   }
