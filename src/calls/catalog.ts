@@ -5,6 +5,8 @@ export interface CallSummary {
   id: string; line: string; startedAt: number; endedAt: number; durationMs: number; channels: 1 | 2;
   purposes: string[]; keptBy: CallHeader['keptBy']; clockSynced: boolean; restricted: boolean; holds: string[];
   direction?: 'in' | 'out'; caller?: string; called?: string; extension?: string; digits?: string;
+  /** what the recorder noticed about the call's media (early media, a second sender dropped, two streams in one direction) */
+  notes?: string[];
 }
 
 export interface CallQuery { number?: string; from?: number; to?: number; line?: string; extension?: string }
@@ -91,7 +93,8 @@ export class Catalog {
     };
     if (!m) return base;
     const dir = m.direction === 'in' || m.direction === 'out' ? m.direction : undefined;
-    return { ...base, direction: dir, caller: str(m.caller), called: str(m.called), extension: str(m.extension), digits: str(m.digits) };
+    const notes = Array.isArray(m.notes) ? m.notes.filter((x): x is string => typeof x === 'string').slice(0, 32) : undefined;
+    return { ...base, direction: dir, caller: str(m.caller), called: str(m.called), extension: str(m.extension), digits: str(m.digits), ...(notes?.length ? { notes } : {}) };
   }
 
   /**
