@@ -20,6 +20,7 @@ import type { SettingsPatch } from './config/schema.ts';
 import { RetentionScheduler } from './retention/scheduler.ts';
 import { validateRetention } from './retention/policy.ts';
 import { HoldStore } from './retention/holds.ts';
+import { CallDeleter } from './retention/delete-call.ts';
 import { SiprecSource } from './sources/siprec.ts';
 import { PcapSource } from './sources/pcap.ts';
 import type { ControlBoard } from './board/board.ts';
@@ -52,6 +53,8 @@ export class Box {
   health?: Health;
   /** legal holds (issue 6) */
   holds?: HoldStore;
+  /** the one way a kept call is deleted: the web route, erasure requests and retention all use it */
+  deleter?: CallDeleter;
 
   private constructor(
     private readonly base: Config,
@@ -123,9 +126,11 @@ export class Box {
     box.holds = holds;
     // A held number is matched from the live call's parties, so a call kept while locked is held too.
     recorder.on('archived', (h, parties) => void holds.onKept(h.id, parties ?? {}).catch((e) => o.log.error({ err: e, id: h.id }, 'legal hold check failed; the next unlock retries')));
+    box.deleter = new CallDeleter({ archive, catalog, audit, maybeHeld: (id) => holds.maybeHeld(id) });
     // Retention per purpose from the settings (privacy page), checked at every run.
     box.retention = new RetentionScheduler({
       archive, audit, clock: o.clock, log: o.log, policy: () => validateRetention(box!.config().retention), numberHeld: (id) => holds.maybeHeld(id),
+      deleter: box.deleter,
     });
     box.retention.start();
     for (const s of box.sources) recorder.attach(s);
