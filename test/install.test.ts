@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { mkdtemp, rm, readFile, writeFile, symlink } from 'node:fs/promises';
+import { mkdtemp, rm, readFile, rename, writeFile, symlink } from 'node:fs/promises';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -118,8 +118,10 @@ test('install --root: app, config, certificate with the SANs, unit; idempotent; 
   // to a client that trusts exactly that certificate (as a browser does once the fingerprint is accepted).
   await symlink(join(ROOT, 'node_modules'), join(root, 'opt/ringvault/node_modules'));
   // What install.sh's `npm run build` does on the box: the installed tree compiles to dist/ and runs that.
-  execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'opt/ringvault/tsconfig.build.json')], { stdio: 'pipe' });
+  // Without src/ it can only run dist/: proof that the installed box needs no TypeScript at run time.
+  execFileSync('npm', ['run', 'build'], { cwd: join(root, 'opt/ringvault'), stdio: 'pipe' });
   assert.ok(existsSync(join(root, 'opt/ringvault/dist/cli/index.js')), 'the installed tree builds dist/');
+  await rename(join(root, 'opt/ringvault/src'), join(root, 'opt/ringvault/src.moved-away'));
   const runCfg = join(dir, 'run.json');
   await writeFile(runCfg, JSON.stringify({ ...edited, dataDir: join(dir, 'data'), http: { ...edited.http, host: '127.0.0.1', port: 0, tls: { cert, key }, redirectPort: false } }));
   const child = spawn(process.execPath, [join(root, 'opt/ringvault/bin/ringvault.js'), 'start', '--config', runCfg], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RINGVAULT_LOG: 'warn' } });
