@@ -52,7 +52,8 @@ NODE_MAJOR_MIN=20
 # alsa-utils: arecord/aplay; sox: WAV checks and line-check; tcpdump: mirrored-port lines;
 # gpiod: Pi header board; openssl: certificate; avahi-daemon: the NAME.local address;
 # build-essential python3: native modules (serialport) when npm finds no prebuilt binary.
-PACKAGES=(ca-certificates curl gnupg alsa-utils sox tcpdump gpiod openssl avahi-daemon systemd build-essential python3)
+# libopus0, libspandsp2, libbcg729-0: the Opus, G.722 and G.729 decoders SIP trunk calls use (bound at run time through koffi)
+PACKAGES=(ca-certificates curl gnupg alsa-utils sox tcpdump gpiod openssl avahi-daemon systemd build-essential python3 libopus0 libspandsp2 libbcg729-0)
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'install.sh: %s\n' "$*" >&2; exit 1; }
