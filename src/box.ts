@@ -120,6 +120,7 @@ export class Box {
     }
     const holds = new HoldStore({
       path: p.holds, archive, vault, audit, now: o.clock.now,
+      accountOf: (name) => settings.users.find((u) => u.name === name),
       partiesOf: (id) => { const h = archive.get(id); return h && catalog.unlocked ? catalog.summary(h) : undefined; },
     });
     await holds.open();
@@ -220,7 +221,7 @@ export class Box {
     if (u.passphrase.length < 8) throw new RvError('RV_ERR_WEAK_PASSPHRASE', 'A passphrase needs at least 8 characters; a few random words are best.', 422);
     // Staff never unlock the vault, so they get no keyslot.
     if (u.role !== 'staff') await this.vault.addKeyslot(u.username, u.passphrase);
-    const user: StoredUser = { name: u.username, role: u.role, passHash: await hashPassword(u.passphrase), createdAt: this.clock.now(), ...(u.extension ? { extension: u.extension } : {}) };
+    const user: StoredUser = { name: u.username, role: u.role, passHash: await hashPassword(u.passphrase), createdAt: this.clock.now(), createdBy: actor, ...(u.extension ? { extension: u.extension } : {}) };
     await this.settings.update((d) => { d.users.push(user); });
     await this.audit.append({ actor, action: 'user.add', target: u.username, detail: { role: u.role } });
     return user;
