@@ -87,6 +87,7 @@ export const callRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => asyn
     if (firstInSession(req.session!, `${action}:${h.id}`)) await box.audit.append({ actor: req.session!.user, action, target: h.id });
     const start = range?.start ?? 0;
     const end = range?.end ?? total - 1;
+    // every chunk but a call's last holds 8000 frames, whatever the call's rate (1 s at 8 kHz, 0.5 s at 16 kHz)
     const chunkBytes = SAMPLE_RATE * bytesPerFrame;
     async function* body(): AsyncGenerator<Buffer> {
       let pos = 0;
