@@ -9,8 +9,9 @@ export interface RtpMap {
   fmtp?: string;
 }
 
-/** The sample rates a call's audio is kept at. */
-export type CallRate = 8000 | 16000;
+import type { CallRate } from '../audio/frame.ts';
+
+export type { CallRate };
 
 /**
  * One payload decoder, stateful (one per stream): the next payload continues where the last one ended.
