@@ -10,6 +10,7 @@ import type { CallParties, LineSource } from '../sources/source.ts';
 import { decideAtStart, isExcluded, normalizeNumber, resolvePurposes } from '../policy/keep.ts';
 import { callsOf } from '../config/trunk.ts';
 import { Chunker, type Chunk } from './chunker.ts';
+import { SAMPLE_RATE, type CallRate } from '../audio/frame.ts';
 
 /** The call-end reason a source gives a call shorter than its line's minimum length. */
 export const TOO_SHORT = 'too-short';
@@ -32,6 +33,7 @@ interface LiveCall {
   ringId: string;
   startedAt: number;
   channels: 1 | 2;
+  rate: CallRate;
   parties: CallParties;
   buffered: boolean;
   private: boolean;
@@ -44,7 +46,7 @@ interface LiveCall {
   endedAt?: number;
 }
 
-interface EndedCall { ref: string; ringId: string; line: string; startedAt: number; endedAt: number; channels: 1 | 2; parties: CallParties; savableUntil: number; timer: NodeJS.Timeout }
+interface EndedCall { ref: string; ringId: string; line: string; startedAt: number; endedAt: number; channels: 1 | 2; rate: CallRate; parties: CallParties; savableUntil: number; timer: NodeJS.Timeout }
 
 /** A live call as the dashboard and the LEDs see it (no numbers: staff see the dashboard). */
 export interface LiveCallStatus { ref: string; startedAt: number; direction: 'in' | 'out'; keeping: boolean; private: boolean; callId?: string; extension?: string }
@@ -98,7 +100,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   constructor(private readonly d: RecorderDeps) { super(); }
 
   attach(source: LineSource): void {
-    source.on('call-start', (e) => this.onStart(e.line, e.ref, e.at, e.channels, e.parties));
+    source.on('call-start', (e) => this.onStart(e.line, e.ref, e.at, e.channels, e.parties, e.rate ?? SAMPLE_RATE));
     source.on('call-audio', (e) => {
       const call = this.live.get(keyOf(e.line, e.ref));
       // Unbuffered (never/excluded) and private calls are not even gathered.
@@ -119,7 +121,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   private liveOn(line: string): LiveCall[] { return [...this.live.values()].filter((c) => c.line === line); }
   private endedOn(line: string): EndedCall[] { return [...this.ended.values()].filter((c) => c.line === line); }
 
-  private onStart(line: string, ref: string, at: number, channels: 1 | 2, parties: CallParties): void {
+  private onStart(line: string, ref: string, at: number, channels: 1 | 2, parties: CallParties, rate: CallRate): void {
     const cfg = this.lineConfig(line);
     const same = this.live.get(keyOf(line, ref));
     if (same) this.onEnd(line, ref, at, 'superseded');
@@ -128,9 +130,9 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     for (const old of others.slice(0, Math.max(0, others.length - callsOf(cfg) + 1))) this.onEnd(line, old.ref, at, 'superseded');
     const decision = decideAtStart(cfg, parties, this.d.exclusions(), this.d.draw);
     const call: LiveCall = {
-      ref, line, ringId: `${line}.${ref}.${randomBytes(4).toString('hex')}`, startedAt: at, channels, parties: { ...parties },
+      ref, line, ringId: `${line}.${ref}.${randomBytes(4).toString('hex')}`, startedAt: at, channels, rate, parties: { ...parties },
       buffered: decision.buffer, private: false, lastAppend: Promise.resolve(),
-      chunker: new Chunker(channels, (c) => this.onChunk(call, c)),
+      chunker: new Chunker(channels, (c) => this.onChunk(call, c), rate),
     };
     this.live.set(keyOf(line, ref), call);
     this.d.log.info({ line, ref, buffered: decision.buffer }, `call started: ${decision.reason}`);
@@ -186,7 +188,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       for (const old of olds.slice(0, Math.max(0, olds.length - callsOf(this.lineConfig(line)) + 1))) this.forgetEnded(old);
       // Wipe at the end of the grace period instead of waiting to be overwritten: the buffer stays minimal.
       const timer = setTimeout(() => this.expireEnded(key, call.ringId), graceMs);
-      this.ended.set(key, { ref, ringId: call.ringId, line, startedAt: call.startedAt, endedAt: at, channels: call.channels, parties: call.parties, savableUntil: at + graceMs, timer });
+      this.ended.set(key, { ref, ringId: call.ringId, line, startedAt: call.startedAt, endedAt: at, channels: call.channels, rate: call.rate, parties: call.parties, savableUntil: at + graceMs, timer });
     }
     this.emit('change');
   }
@@ -215,7 +217,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     call.keeping = (async () => {
       try {
         const writer = await this.d.archive.beginCall({
-          line: call.line, startedAt: call.startedAt, channels: call.channels, meta: this.metaOf(call.parties),
+          line: call.line, startedAt: call.startedAt, channels: call.channels, sampleRate: call.rate, meta: this.metaOf(call.parties),
           purposes, keptBy, clockSynced: this.d.clock.synced(),
         });
         // Chunks that arrived while the open record was made went to the ring, so one read covers them all.
@@ -308,7 +310,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       this.ended.delete(keyOf(e.line, e.ref));
       this.d.ring.pin(e.ringId);
       try {
-        const writer = await this.d.archive.beginCall({ line: lineId, startedAt: e.startedAt, channels: e.channels, meta: this.metaOf(e.parties), purposes, keptBy: opts.keptBy, clockSynced: this.d.clock.synced() });
+        const writer = await this.d.archive.beginCall({ line: lineId, startedAt: e.startedAt, channels: e.channels, sampleRate: e.rate, meta: this.metaOf(e.parties), purposes, keptBy: opts.keptBy, clockSynced: this.d.clock.synced() });
         for (const c of this.readRing(e.ringId)) await writer.append({ at: c.at, pcm: c.pcm });
         const header = await writer.finish(e.endedAt);
         this.emit('kept', { line: lineId, callId: writer.id, keptBy: opts.keptBy });
