@@ -9,7 +9,7 @@ test('one SIPREC trunk line, 8 calls at once: buttons by extension and for the w
   const pairs = Array.from({ length: N }, (_, i) => [`+3120${String(1000000 + i * 7919).slice(-7)}`, `+3130${String(2000000 + i * 104729).slice(-7)}`] as const);
   const [ext3, ext4] = [pairs[2]![1], pairs[3]![1]];
   const h = await siprecHarness(t, {
-    lines: 1, maxCalls: N, minutesPerLine: 2, keep: 'on-demand',
+    lines: 1, maxCalls: N, minutesPerLine: 2, keep: 'on-demand', keepDigits: true,
     board: { driver: 'sim', units: [{ line: 'sip1', extension: ext3 }, { line: 'sip1', extension: ext4 }, { line: 'sip1' }] },
   });
   const board = h.box.board as SimBoard;

@@ -10,6 +10,7 @@ import type { CallParties, LineSource } from '../sources/source.ts';
 import { decideAtStart, isExcluded, normalizeNumber, resolvePurposes } from '../policy/keep.ts';
 import { callsOf } from '../config/trunk.ts';
 import { Chunker, type Chunk } from './chunker.ts';
+import { KeyedDigits } from './keyed-digits.ts';
 import { SAMPLE_RATE, type CallRate } from '../audio/frame.ts';
 
 /** The call-end reason a source gives a call shorter than its line's minimum length. */
@@ -44,9 +45,11 @@ interface LiveCall {
   writer?: KeptCallWriter;
   lastAppend: Promise<void>;
   endedAt?: number;
+  /** digits keyed during the call and when; masked in the sealed metadata unless the line keeps them */
+  keyed: KeyedDigits;
 }
 
-interface EndedCall { ref: string; ringId: string; line: string; startedAt: number; endedAt: number; channels: 1 | 2; rate: CallRate; parties: CallParties; savableUntil: number; timer: NodeJS.Timeout }
+interface EndedCall { ref: string; ringId: string; line: string; startedAt: number; endedAt: number; channels: 1 | 2; rate: CallRate; parties: CallParties; keyed: KeyedDigits; savableUntil: number; timer: NodeJS.Timeout }
 
 /** A live call as the dashboard and the LEDs see it (no numbers: staff see the dashboard). */
 export interface LiveCallStatus { ref: string; startedAt: number; direction: 'in' | 'out'; keeping: boolean; private: boolean; callId?: string; extension?: string }
@@ -103,6 +106,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     source.on('call-start', (e) => this.onStart(e.line, e.ref, e.at, e.channels, e.parties, e.rate ?? SAMPLE_RATE));
     source.on('call-audio', (e) => {
       const call = this.live.get(keyOf(e.line, e.ref));
+      call?.keyed.heard(e.block.at);
       // Unbuffered (never/excluded) and private calls are not even gathered.
       if (call?.buffered && !call.private) call.chunker.push(e.block);
     });
@@ -132,8 +136,9 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     const call: LiveCall = {
       ref, line, ringId: `${line}.${ref}.${randomBytes(4).toString('hex')}`, startedAt: at, channels, rate, parties: { ...parties },
       buffered: decision.buffer, private: false, lastAppend: Promise.resolve(),
-      chunker: new Chunker(channels, (c) => this.onChunk(call, c), rate),
+      chunker: new Chunker(channels, (c) => this.onChunk(call, c), rate), keyed: new KeyedDigits(at),
     };
+    call.keyed.update(parties.digits);
     this.live.set(keyOf(line, ref), call);
     this.d.log.info({ line, ref, buffered: decision.buffer }, `call started: ${decision.reason}`);
     if (decision.keep) this.track(this.startKeeping(call, decision.keep, resolvePurposes(cfg)), 'could not keep call');
@@ -158,11 +163,12 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     const call = this.live.get(keyOf(line, ref));
     if (!call) return;
     Object.assign(call.parties, parties);
+    call.keyed.update(call.parties.digits);
     if (isExcluded(call.parties, this.d.exclusions())) {
       this.track(this.wipe(call, 'number on the exclusion list'), 'could not wipe an excluded call');
       return;
     }
-    if (call.writer) this.track(call.writer.setMeta(this.metaOf(call.parties)), 'could not update call metadata');
+    if (call.writer) this.track(call.writer.setMeta(this.metaOf(call.line, call.parties, call.keyed)), 'could not update call metadata');
   }
 
   private onEnd(line: string, ref: string, at: number, reason: string): void {
@@ -188,7 +194,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       for (const old of olds.slice(0, Math.max(0, olds.length - callsOf(this.lineConfig(line)) + 1))) this.forgetEnded(old);
       // Wipe at the end of the grace period instead of waiting to be overwritten: the buffer stays minimal.
       const timer = setTimeout(() => this.expireEnded(key, call.ringId), graceMs);
-      this.ended.set(key, { ref, ringId: call.ringId, line, startedAt: call.startedAt, endedAt: at, channels: call.channels, rate: call.rate, parties: call.parties, savableUntil: at + graceMs, timer });
+      this.ended.set(key, { ref, ringId: call.ringId, line, startedAt: call.startedAt, endedAt: at, channels: call.channels, rate: call.rate, parties: call.parties, keyed: call.keyed, savableUntil: at + graceMs, timer });
     }
     this.emit('change');
   }
@@ -206,8 +212,10 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     this.d.ring.forget(e.ringId);
   }
 
-  private metaOf(p: CallParties): Record<string, unknown> {
-    return { direction: p.direction, caller: p.caller, called: p.called, extension: p.extension, digits: p.digits, ...(p.siprecMetadata ? { siprecMetadata: p.siprecMetadata } : {}), ...(p.notes?.length ? { notes: p.notes } : {}) };
+  /** The sealed metadata: keyed digits (card numbers, PINs) only as count and times unless the line keeps them. */
+  private metaOf(line: string, p: CallParties, keyed: KeyedDigits): Record<string, unknown> {
+    const keepDigits = this.d.lines().find((l) => l.id === line)?.keepDigits ?? false;
+    return { direction: p.direction, caller: p.caller, called: p.called, extension: p.extension, ...keyed.meta(p.digits, keepDigits), ...(p.siprecMetadata ? { siprecMetadata: p.siprecMetadata } : {}), ...(p.notes?.length ? { notes: p.notes } : {}) };
   }
 
   private startKeeping(call: LiveCall, keptBy: KeptBy, purposes: string[]): Promise<KeptCallWriter> {
@@ -217,7 +225,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     call.keeping = (async () => {
       try {
         const writer = await this.d.archive.beginCall({
-          line: call.line, startedAt: call.startedAt, channels: call.channels, sampleRate: call.rate, meta: this.metaOf(call.parties),
+          line: call.line, startedAt: call.startedAt, channels: call.channels, sampleRate: call.rate, meta: this.metaOf(call.line, call.parties, call.keyed),
           purposes, keptBy, clockSynced: this.d.clock.synced(),
         });
         // Chunks that arrived while the open record was made went to the ring, so one read covers them all.
@@ -310,7 +318,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       this.ended.delete(keyOf(e.line, e.ref));
       this.d.ring.pin(e.ringId);
       try {
-        const writer = await this.d.archive.beginCall({ line: lineId, startedAt: e.startedAt, channels: e.channels, sampleRate: e.rate, meta: this.metaOf(e.parties), purposes, keptBy: opts.keptBy, clockSynced: this.d.clock.synced() });
+        const writer = await this.d.archive.beginCall({ line: lineId, startedAt: e.startedAt, channels: e.channels, sampleRate: e.rate, meta: this.metaOf(lineId, e.parties, e.keyed), purposes, keptBy: opts.keptBy, clockSynced: this.d.clock.synced() });
         for (const c of this.readRing(e.ringId)) await writer.append({ at: c.at, pcm: c.pcm });
         const header = await writer.finish(e.endedAt);
         this.emit('kept', { line: lineId, callId: writer.id, keptBy: opts.keptBy });
