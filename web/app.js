@@ -18,6 +18,8 @@ import myCallsView from './views/mycalls.js';
 import policyView from './views/policy.js';
 import requestsView from './views/requests.js';
 import notificationsView from './views/notifications.js';
+import accountView from './views/account.js';
+import aboutView from './views/about.js';
 
 const ALL = ['admin', 'manager', 'reviewer', 'staff'];
 const ROUTES = {
@@ -34,11 +36,14 @@ const ROUTES = {
   policy: { view: policyView, roles: ALL, nav: 'nav.policy' },
   requests: { view: requestsView, roles: ['admin', 'manager'], nav: 'nav.requests' },
   notifications: { view: notificationsView, roles: ['admin'], nav: 'nav.notifications' },
+  account: { view: accountView, roles: ALL },
+  about: { view: aboutView, roles: ALL, nav: 'nav.about' },
 };
 const NAV = ['dashboard', 'calls', 'settings', 'users', 'audit'];
 NAV.push('privacy', 'mycalls', 'policy');
 NAV.push('requests');
 NAV.push('notifications');
+NAV.push('about');
 
 const headerEl = document.getElementById('app-header');
 const bannersEl = document.getElementById('banners');
@@ -105,6 +110,7 @@ function renderHeader() {
         ctx.state.vault === 'unlocked' && ['admin', 'manager'].includes(user.role)
           ? h('button', { type: 'button', class: 'btn btn-small btn-quiet', testid: 'lock', onclick: lockVault }, t('header.lock'))
           : null,
+        h('a', { href: '#/account', class: 'btn btn-small btn-quiet', testid: 'account-link' }, t('header.account')),
         h('button', { type: 'button', class: 'btn btn-small btn-quiet', testid: 'logout', onclick: logout }, t('header.logout')),
       )
     : null;
