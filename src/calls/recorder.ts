@@ -170,7 +170,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   }
 
   private metaOf(p: CallParties): Record<string, unknown> {
-    return { direction: p.direction, caller: p.caller, called: p.called, extension: p.extension, digits: p.digits, ...(p.siprecMetadata ? { siprecMetadata: p.siprecMetadata } : {}) };
+    return { direction: p.direction, caller: p.caller, called: p.called, extension: p.extension, digits: p.digits, ...(p.siprecMetadata ? { siprecMetadata: p.siprecMetadata } : {}), ...(p.undecodable?.length ? { undecodable: p.undecodable } : {}) };
   }
 
   private startKeeping(call: LiveCall, keptBy: KeptBy, purposes: string[]): Promise<KeptCallWriter> {
