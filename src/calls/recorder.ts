@@ -7,7 +7,7 @@ import type { LineConfig } from '../config/schema.ts';
 import type { Ring } from '../ring/ring.ts';
 import type { Archive, CallHeader, KeptBy, KeptCallWriter } from '../archive/archive.ts';
 import type { CallParties, LineSource } from '../sources/source.ts';
-import { decideAtStart, isExcluded, normalizeNumber, resolvePurposes } from '../policy/keep.ts';
+import { decideAtStart, isExcluded, normalizeNumber, resolvePurposes, type Exclusions } from '../policy/keep.ts';
 import { callsOf } from '../config/trunk.ts';
 import { Chunker, type Chunk } from './chunker.ts';
 import { KeyedDigits } from './keyed-digits.ts';
@@ -24,7 +24,7 @@ export interface RecorderDeps {
   /** the running line config (the UI may change it between calls) */
   lines: () => readonly LineConfig[];
   graceSeconds: () => number;
-  exclusions: () => readonly string[];
+  exclusions: () => Exclusions;
   draw?: (n: number) => number;
 }
 
