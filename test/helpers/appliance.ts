@@ -16,7 +16,8 @@ export async function startAppliance(dataDir: string, args: string[] = [], opts:
   let out = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => { err += d; });
   const url = await new Promise<string>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`appliance did not start in 30 s:\n${out}\n${err}`)), 30_000);
+    // A box that did not come up is killed, so it does not outlive the test that started it.
+    const timer = setTimeout(() => { child.kill('SIGKILL'); rej(new Error(`appliance did not start in 30 s:\n${out}\n${err}`)); }, 30_000);
     child.stdout!.setEncoding('utf8').on('data', (d: string) => {
       out += d;
       const m = /listening on (https?:\/\/\S+)/.exec(out);
