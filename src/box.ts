@@ -20,6 +20,7 @@ import type { SettingsPatch } from './config/schema.ts';
 import { RetentionScheduler } from './retention/scheduler.ts';
 import { validateRetention } from './retention/policy.ts';
 import { HoldStore } from './retention/holds.ts';
+import { CallDeleter } from './retention/delete-call.ts';
 import { SiprecSource } from './sources/siprec.ts';
 import { readSipTls } from './sip/tls-files.ts';
 import { PcapSource } from './sources/pcap.ts';
@@ -53,6 +54,8 @@ export class Box {
   health?: Health;
   /** legal holds (issue 6) */
   holds?: HoldStore;
+  /** the one way a kept call is deleted: the web route, erasure requests and retention all use it */
+  deleter?: CallDeleter;
 
   private constructor(
     private readonly base: Config,
@@ -122,15 +125,18 @@ export class Box {
     }
     const holds = new HoldStore({
       path: p.holds, archive, vault, audit, now: o.clock.now,
+      accountOf: (name) => settings.users.find((u) => u.name === name),
       partiesOf: (id) => { const h = archive.get(id); return h && catalog.unlocked ? catalog.summary(h) : undefined; },
     });
     await holds.open();
     box.holds = holds;
     // A held number is matched from the live call's parties, so a call kept while locked is held too.
     recorder.on('archived', (h, parties) => void holds.onKept(h.id, parties ?? {}).catch((e) => o.log.error({ err: e, id: h.id }, 'legal hold check failed; the next unlock retries')));
+    box.deleter = new CallDeleter({ archive, catalog, audit, maybeHeld: (id) => holds.maybeHeld(id) });
     // Retention per purpose from the settings (privacy page), checked at every run.
     box.retention = new RetentionScheduler({
       archive, audit, clock: o.clock, log: o.log, policy: () => validateRetention(box!.config().retention), numberHeld: (id) => holds.maybeHeld(id),
+      deleter: box.deleter,
     });
     box.retention.start();
     for (const s of box.sources) recorder.attach(s);
@@ -220,7 +226,7 @@ export class Box {
     if (u.passphrase.length < 8) throw new RvError('RV_ERR_WEAK_PASSPHRASE', 'A passphrase needs at least 8 characters; a few random words are best.', 422);
     // Staff never unlock the vault, so they get no keyslot.
     if (u.role !== 'staff') await this.vault.addKeyslot(u.username, u.passphrase);
-    const user: StoredUser = { name: u.username, role: u.role, passHash: await hashPassword(u.passphrase), createdAt: this.clock.now(), ...(u.extension ? { extension: u.extension } : {}) };
+    const user: StoredUser = { name: u.username, role: u.role, passHash: await hashPassword(u.passphrase), createdAt: this.clock.now(), createdBy: actor, ...(u.extension ? { extension: u.extension } : {}) };
     await this.settings.update((d) => { d.users.push(user); });
     await this.audit.append({ actor, action: 'user.add', target: u.username, detail: { role: u.role } });
     return user;

@@ -9,7 +9,8 @@ import { defaultConfig, loadConfigFile, parseConfig } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { Box, dataPaths } from './box.ts';
 import { buildApp } from './http/app.ts';
-import { systemClock, CLOCK_MODES, type ClockMode } from './clock.ts';
+import { systemClock, CLOCK_MODES, isClockMode } from './clock.ts';
+import { SyncDetector } from './time/sync.ts';
 import { createNotifier } from './service/notify.ts';
 import { serveRedirect } from './http/redirect.ts';
 import { serveControl } from './control.ts';
@@ -32,8 +33,10 @@ options:
   -h, --help         this text
 
 environment:
-  RINGVAULT_CLOCK    auto (default) | synced | unsynced — unsynced shows what a box without
-                     network time shows (demo, tests)
+  RINGVAULT_CLOCK    auto (default: the kernel's view through adjtimex, else timedatectl) |
+                     synced | unsynced — unsynced shows what a box without network time shows
+                     (demo, tests) | file:PATH — PATH holds "synced" or "unsynced", read at
+                     every check (tests change it while the box runs)
   NOTIFY_SOCKET      set by systemd (Type=notify): READY, WATCHDOG and STATUS go there`;
 
 /** Only this function reads the whole config; every module gets its own part. */
@@ -70,12 +73,14 @@ export async function main(argv: string[]): Promise<void> {
     process.exit(2);
   }
   const onlySim = config.lines.every((l) => l.source === 'sim');
-  const clockMode = (process.env.RINGVAULT_CLOCK || 'auto') as ClockMode;
-  if (!CLOCK_MODES.includes(clockMode)) {
+  const clockMode = process.env.RINGVAULT_CLOCK || 'auto';
+  if (!isClockMode(clockMode)) {
     console.error(`ringvault: RINGVAULT_CLOCK is "${clockMode}"; expected one of ${CLOCK_MODES.join(', ')} (or unset).`);
     process.exit(2);
   }
-  const clock = systemClock({ assumeSynced: onlySim, mode: clockMode });
+  const syncDetector = new SyncDetector({ log, ...(clockMode.startsWith('file:') ? { file: clockMode.slice(5) } : {}) });
+  await syncDetector.start();
+  const clock = systemClock({ assumeSynced: onlySim, mode: clockMode, detector: syncDetector });
   const notifier = createNotifier({ log });
   let tls: { cert: Buffer; key: Buffer } | undefined;
   try {
@@ -130,6 +135,7 @@ export async function main(argv: string[]): Promise<void> {
     await redirect?.close();
     await app.close();
     await box.close();
+    syncDetector.stop();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));

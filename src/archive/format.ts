@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import nacl from 'tweetnacl';
-import { BYTES_PER_SAMPLE, SAMPLE_RATE } from '../audio/frame.ts';
+import { BYTES_PER_SAMPLE, CALL_RATES, SAMPLE_RATE } from '../audio/frame.ts';
 import { SORTABLE_ID } from './ids.ts';
 
 export type KeptBy = 'all' | 'sample' | 'button' | 'user' | 'import';
@@ -123,7 +123,8 @@ const OPEN_RULES: Record<keyof OpenHeader, Check> = {
   line: text(1, 128),
   startedAt: isTime,
   channels: oneOf(1, 2),
-  sampleRate: oneOf(SAMPLE_RATE),
+  // 8000 for every call kept before calls had a rate of their own; 16000 for wideband calls
+  sampleRate: oneOf(...CALL_RATES),
   purposes: names(64),
   keptBy: oneOf(...KEPT_BY),
   keptAt: isTime,

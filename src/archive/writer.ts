@@ -82,7 +82,7 @@ export class CallWriter implements KeptCallWriter {
     this.chunks++;
     this.samples += frames;
     this.hash.update(rec);
-    this.lastEnd = at + msOf(frames);
+    this.lastEnd = at + msOf(frames, this.c.open.sampleRate);
   }
 
   setMeta(meta: CallMeta): Promise<void> {

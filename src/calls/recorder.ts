@@ -9,6 +9,7 @@ import type { Archive, CallHeader, KeptBy, KeptCallWriter } from '../archive/arc
 import type { CallParties, LineSource } from '../sources/source.ts';
 import { decideAtStart, isExcluded, resolvePurposes } from '../policy/keep.ts';
 import { Chunker, type Chunk } from './chunker.ts';
+import { SAMPLE_RATE, type CallRate } from '../audio/frame.ts';
 
 /** The call-end reason a source gives a call shorter than its line's minimum length. */
 export const TOO_SHORT = 'too-short';
@@ -31,6 +32,7 @@ interface LiveCall {
   ringId: string;
   startedAt: number;
   channels: 1 | 2;
+  rate: CallRate;
   parties: CallParties;
   buffered: boolean;
   private: boolean;
@@ -43,7 +45,7 @@ interface LiveCall {
   endedAt?: number;
 }
 
-interface EndedCall { ref: string; ringId: string; line: string; startedAt: number; endedAt: number; channels: 1 | 2; parties: CallParties; savableUntil: number; timer: NodeJS.Timeout }
+interface EndedCall { ref: string; ringId: string; line: string; startedAt: number; endedAt: number; channels: 1 | 2; rate: CallRate; parties: CallParties; savableUntil: number; timer: NodeJS.Timeout }
 
 export interface LineStatus {
   id: string; name: string; source: string; channels: 1 | 2; keep: LineConfig['keep']; sampleN: number;
@@ -74,7 +76,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   constructor(private readonly d: RecorderDeps) { super(); }
 
   attach(source: LineSource): void {
-    source.on('call-start', (e) => this.onStart(e.line, e.ref, e.at, e.channels, e.parties));
+    source.on('call-start', (e) => this.onStart(e.line, e.ref, e.at, e.channels, e.parties, e.rate ?? SAMPLE_RATE));
     source.on('call-audio', (e) => {
       const call = this.live.get(e.line);
       // Unbuffered (never/excluded) and private calls are not even gathered.
@@ -92,15 +94,15 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     return l;
   }
 
-  private onStart(line: string, ref: string, at: number, channels: 1 | 2, parties: CallParties): void {
+  private onStart(line: string, ref: string, at: number, channels: 1 | 2, parties: CallParties, rate: CallRate): void {
     const prev = this.live.get(line);
     if (prev) this.onEnd(line, prev.ref, at, 'superseded');
     const cfg = this.lineConfig(line);
     const decision = decideAtStart(cfg, parties, this.d.exclusions(), this.d.draw);
     const call: LiveCall = {
-      ref, line, ringId: `${line}.${ref}.${randomBytes(4).toString('hex')}`, startedAt: at, channels, parties: { ...parties },
+      ref, line, ringId: `${line}.${ref}.${randomBytes(4).toString('hex')}`, startedAt: at, channels, rate, parties: { ...parties },
       buffered: decision.buffer, private: false, lastAppend: Promise.resolve(),
-      chunker: new Chunker(channels, (c) => this.onChunk(call, c)),
+      chunker: new Chunker(channels, (c) => this.onChunk(call, c), rate),
     };
     this.live.set(line, call);
     this.d.log.info({ line, ref, buffered: decision.buffer }, `call started: ${decision.reason}`);
@@ -154,7 +156,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       if (old) { clearTimeout(old.timer); this.d.ring.forget(old.ringId); }
       // Wipe at the end of the grace period instead of waiting to be overwritten: the buffer stays minimal.
       const timer = setTimeout(() => this.expireEnded(line, call.ringId), graceMs);
-      this.ended.set(line, { ref, ringId: call.ringId, line, startedAt: call.startedAt, endedAt: at, channels: call.channels, parties: call.parties, savableUntil: at + graceMs, timer });
+      this.ended.set(line, { ref, ringId: call.ringId, line, startedAt: call.startedAt, endedAt: at, channels: call.channels, rate: call.rate, parties: call.parties, savableUntil: at + graceMs, timer });
     }
     this.emit('change');
   }
@@ -178,7 +180,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     call.keeping = (async () => {
       try {
         const writer = await this.d.archive.beginCall({
-          line: call.line, startedAt: call.startedAt, channels: call.channels, meta: this.metaOf(call.parties),
+          line: call.line, startedAt: call.startedAt, channels: call.channels, sampleRate: call.rate, meta: this.metaOf(call.parties),
           purposes, keptBy, clockSynced: this.d.clock.synced(),
         });
         // Chunks that arrived while the open record was made went to the ring, so one read covers them all.
@@ -240,7 +242,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       this.ended.delete(lineId);
       this.d.ring.pin(e.ringId);
       try {
-        const writer = await this.d.archive.beginCall({ line: lineId, startedAt: e.startedAt, channels: e.channels, meta: this.metaOf(e.parties), purposes, keptBy: opts.keptBy, clockSynced: this.d.clock.synced() });
+        const writer = await this.d.archive.beginCall({ line: lineId, startedAt: e.startedAt, channels: e.channels, sampleRate: e.rate, meta: this.metaOf(e.parties), purposes, keptBy: opts.keptBy, clockSynced: this.d.clock.synced() });
         for (const c of this.readRing(e.ringId)) await writer.append({ at: c.at, pcm: c.pcm });
         const header = await writer.finish(e.endedAt);
         this.emit('kept', { line: lineId, callId: writer.id, keptBy: opts.keptBy });

@@ -195,7 +195,7 @@ export const Config = Type.Object(
 export type Config = Static<typeof Config>;
 
 /** A schema without its default: a partial update must not fill in (and so reset) fields it did not send. */
-const noDefault = <T extends TSchema>(s: T): T => {
+export const noDefault = <T extends TSchema>(s: T): T => {
   const { default: _d, ...rest } = s as T & { default?: unknown };
   return rest as T;
 };

@@ -74,6 +74,7 @@ export const callRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => asyn
     if (!range || range.start === 0) await box.audit.append({ actor: req.session!.user, action: download ? 'call.download' : 'call.play', target: h.id });
     const start = range?.start ?? 0;
     const end = range?.end ?? total - 1;
+    // every chunk but a call's last holds 8000 frames, whatever the call's rate (1 s at 8 kHz, 0.5 s at 16 kHz)
     const chunkBytes = SAMPLE_RATE * bytesPerFrame;
     async function* body(): AsyncGenerator<Buffer> {
       let pos = 0;
@@ -103,10 +104,8 @@ export const callRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => asyn
   app.delete('/api/calls/:id', { onRequest: allow(MANAGERS), schema: { params: CallParams } }, async (req) => {
     const h = header(req.params.id);
     requirePurpose(box.config().rolePurposes, req.session!.role, h);
-    if (h.holds.length > 0) throw new RvError('RV_ERR_ON_HOLD', 'This recording is under legal hold; release the hold before deleting it.', 409);
-    await box.archive.shred(h.id);
-    box.catalog.forget(h.id);
-    await box.audit.append({ actor: req.session!.user, action: 'call.delete', target: h.id });
+    if (!box.deleter) throw new RvError('RV_ERR_NOT_READY', 'The box is still starting; try again in a moment.', 503);
+    await box.deleter.delete(h.id, { actor: req.session!.user, action: 'call.delete' });
     return { ok: true };
   });
 };

@@ -41,6 +41,7 @@ export const requestRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => a
     register, archive: box.archive, catalog: box.catalog, audit: box.audit, clock: box.clock, exports,
     policy: () => validateRetention(box.config().retention),
     numberHeld: (id) => box.holds?.maybeHeld(id) ?? false,
+    deleter: box.deleter!,
   });
   const unlocked = () => box.vault.unlocked;
 
