@@ -64,7 +64,11 @@ async function resolveConfig(argv: string[]): Promise<Config> {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const log = pino({ level: process.env.RINGVAULT_LOG ?? 'info' }, pino.destination(2));
+  // Secrets never reach the log, whatever object a module logs.
+  const log = pino({
+    level: process.env.RINGVAULT_LOG ?? 'info',
+    redact: { paths: ['password', 'secret', 'pass', '*.password', '*.secret', '*.pass', '*.*.password', '*.*.secret', '*.*.pass', 'auth', '*.auth'], censor: '[secret]' },
+  }, pino.destination(2));
   let config: Config;
   try {
     config = await resolveConfig(argv);
@@ -92,7 +96,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   // Making a large ring file on an SD card can outlast TimeoutStartSec; ask systemd for more time.
   void notifier.send({ STATUS: 'starting: opening the ring and the archive', EXTEND_TIMEOUT_USEC: String(600 * 1e6) });
-  const box = await Box.open({ config, log, clock, speechDir: join(ROOT, 'assets', 'speech') });
+  const box = await Box.open({ config, log, clock, speechDir: join(ROOT, 'assets', 'speech'), version: VERSION });
   const app = await buildApp(box, { webDir: join(ROOT, 'web'), tls: !!tls, ...(tls ? { https: tls } : {}), loginsPerMinute: config.http.loginsPerMinute, sessionHours: config.http.sessionHours, version: VERSION });
   const control = await serveControl(box, dataPaths(config.dataDir).socket);
   const address = await app.listen({ host: config.http.host, port: config.http.port });
@@ -107,6 +111,8 @@ export async function main(argv: string[]): Promise<void> {
     : undefined;
   if (redirect) console.log(`ringvault: redirecting http on port ${redirect.port} to https`);
   console.log(`ringvault: data in ${config.dataDir}${(await box.initialized()) ? '' : ' — open the address above to set up the box'}`);
+  // The journal (or this console) is where only the box's owner looks: setup needs this code (issue 10).
+  if (box.claim) console.log(`ringvault: claim code for the first setup: ${box.claim.code} (made at every start; or hold the save button for 2 s)`);
 
   const readyStatus = `recording ${config.lines.length} line(s); web UI on ${address}`;
   await notifier.ready(readyStatus);

@@ -1,5 +1,6 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { AlsaConfig, LineAnalog, LineInput } from './analog.ts';
+import { NotificationsConfig } from '../alerts/config.ts';
 
 export const PURPOSES = ['training', 'evaluation', 'complaint', 'evidence', 'legal-obligation'] as const;
 export const Purpose = Type.Union(PURPOSES.map((p) => Type.Literal(p)), { title: 'Purpose of keeping a recording' });
@@ -180,6 +181,7 @@ export const Config = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    notifications: NotificationsConfig,
     lines: Type.Array(LineConfig, {
       minItems: 1,
       maxItems: 32,

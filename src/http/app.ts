@@ -14,6 +14,7 @@ import { callRoutes } from './routes/calls.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { privacyRoutes } from './routes/privacy.ts';
 import { requestRoutes } from './routes/requests.ts';
+import { notificationRoutes } from './routes/notifications.ts';
 
 export interface AppOptions {
   webDir: string;
@@ -39,6 +40,9 @@ export async function buildApp(box: Box, o: AppOptions): Promise<App> {
     ...(o.https ? { https: o.https } : {}),
   } as FastifyServerOptions).withTypeProvider<TypeBoxTypeProvider>();
   const sessions = new Sessions(o.sessionHours * 3600_000, box.clock.now);
+  const endSessions = (user: string, keep: string | undefined): void => sessions.dropUserExcept(user, keep);
+  box.userEvents.on('passphrase', endSessions);
+  app.addHook('onClose', async () => { box.userEvents.off('passphrase', endSessions); });
   const cookieBase = { path: '/', httpOnly: true, sameSite: 'strict' as const, secure: o.tls };
 
   await app.register(helmet, {
@@ -66,7 +70,7 @@ export async function buildApp(box: Box, o: AppOptions): Promise<App> {
   });
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
-    if (isRvError(err)) return reply.status(err.status).send({ error: { code: err.code, message: err.message } });
+    if (isRvError(err)) return reply.status(err.status).send({ error: { code: err.code, message: err.message, ...(err.localized ? { localized: err.localized } : {}) } });
     if (err.validation) return reply.status(400).send({ error: { code: 'RV_ERR_BAD_REQUEST', message: `The request is not valid: ${err.message}. Check the fields and send it again.` } });
     if (err.code?.startsWith('FST_CSRF')) return reply.status(403).send({ error: { code: 'RV_ERR_CSRF', message: 'The page is out of date or the request did not come from it; reload the page and try again.' } });
     if (err.statusCode === 429) return reply.status(429).send({ error: { code: 'RV_ERR_TOO_MANY_ATTEMPTS', message: 'Too many attempts; wait a minute and try again.' } });
@@ -87,6 +91,7 @@ export async function buildApp(box: Box, o: AppOptions): Promise<App> {
   await app.register(adminRoutes(ctx));
   await app.register(privacyRoutes(ctx));
   await app.register(requestRoutes(ctx));
+  await app.register(notificationRoutes(ctx));
   await app.register(fastifyStatic, { root: o.webDir, prefix: '/', index: 'index.html', cacheControl: false });
   return app;
 }

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import nacl from 'tweetnacl';
+import { secretbox, secretboxOpen } from '../crypto/secretbox.ts';
 import { RvError } from '../errors.ts';
 import { BYTES_PER_SAMPLE, SAMPLE_RATE, isCallRate, type CallRate } from '../audio/frame.ts';
 import {
@@ -154,7 +154,7 @@ export class Ring {
       pcm: chunk.pcm,
     });
     const nonce = randomBytes(NONCE_BYTES);
-    const box = nacl.secretbox(plain, nonce, this.key);
+    const box = secretbox(plain, nonce, this.key);
     plain.fill(0);
     try {
       const n = fs.writevSync(fd, [nonce, box], slot * SLOT_BYTES);
@@ -187,7 +187,7 @@ export class Ring {
         throw new RvError('RV_ERR_RING_IO', `Reading ring slot ${slot} of ${this.path} failed (${errText(e)}); check the disk holding the ring.`, 500);
       }
       if (n !== SLOT_BYTES) throw tampered(slot, this.path, `the file ends early (${n} of ${SLOT_BYTES} bytes)`);
-      const plain = nacl.secretbox.open(buf.subarray(NONCE_BYTES), buf.subarray(0, NONCE_BYTES), this.key);
+      const plain = secretboxOpen(buf.subarray(NONCE_BYTES), buf.subarray(0, NONCE_BYTES), this.key);
       if (!plain) throw tampered(slot, this.path, 'it failed to authenticate');
       const rec = decodePlain(plain);
       plain.fill(0);
@@ -265,7 +265,7 @@ export class Ring {
     for (let slot = 0; slot < this.slotCount; slot++) {
       const n = fs.readSync(fd, buf, 0, SLOT_BYTES, slot * SLOT_BYTES);
       if (n !== SLOT_BYTES) continue;
-      const plain = nacl.secretbox.open(buf.subarray(NONCE_BYTES), buf.subarray(0, NONCE_BYTES), this.key);
+      const plain = secretboxOpen(buf.subarray(NONCE_BYTES), buf.subarray(0, NONCE_BYTES), this.key);
       if (plain) {
         ok++;
         plain.fill(0);
