@@ -5,7 +5,8 @@ import { RvError } from '../errors.ts';
 import type { Log } from '../log.ts';
 import { cseqOf, parseNameAddr, serializeSip, type NameAddr, type SipLimits, type SipMessage } from './message.ts';
 import { parseContentType, splitMultipart } from './multipart.ts';
-import { answerDirection, buildAnswerSdp, chooseAudioPayloads, parseSdpStreams, type SdpDirection, type SdpPayload } from './sdp.ts';
+import { answerDirection, buildAnswerSdp, chooseAudioPayloads, parseSdpStreams, type SdpDirection, type SdpPayload, type SdpStream } from './sdp.ts';
+import { chooseSrtp, type StreamSrtp } from './srtp-offer.ts';
 import { mergeSiprecMetadata, parseSiprecMetadata, type SiprecMetadata } from './siprec-meta.ts';
 import { SipTransport, type SipPeer, type SipTlsOptions } from './transport.ts';
 import { RtpPortPool } from './rtp-ports.ts';
@@ -60,6 +61,10 @@ export interface MediaStream {
   /** RTCP packets (on the odd port, or multiplexed on the RTP port) from an allowed address: a paused stream's sign of life */
   rtcpPackets: number;
   lastRtcpAt: number;
+  /** SRTP (SDES): the SRC's key decrypts here; packets failing their tag are dropped and counted in its stats */
+  srtp?: StreamSrtp;
+  /** why the stream was refused, when it was (port 0) */
+  refusal?: string;
 }
 
 /** One SIPREC recording session (RFC 7866): the SIP dialog with the SRC and its media streams. */
@@ -119,6 +124,8 @@ export type SiprecServerEvents = {
   cancelled: [RecordingSession];
   /** a session admitted to a line was refused after all (no usable stream, no RTP port, no ACK); nothing was recorded */
   refused: [RecordingSession, string];
+  /** SRTP packets of a stream were dropped (failed tag, replay); logged at 1, 10, 100… */
+  'srtp-dropped': [RecordingSession, number, { ok: number; authFailed: number; replayed: number; malformed: number }];
 };
 
 const ALLOW = 'INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO';
@@ -329,10 +336,16 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
       this.emit('refused', s, why);
     };
     try {
-      for (const st of offer.streams) s.streams.push(await this.openStream(s, st.index, st.media, st.label, st.port, st.payloads, st.direction));
+      for (const st of offer.streams) s.streams.push(await this.openStream(s, st));
     } catch (e) {
       refuse((e as Error).message);
       return this.replyError(m, peer, e);
+    }
+    const srtpRefused = s.streams.find((x) => x.refusal);
+    if (srtpRefused && !s.streams.some((x) => x.port !== 0)) {
+      refuse(srtpRefused.refusal!);
+      this.warnBad({ callId: s.callId, code: 'RV_ERR_SRTP_KEYS' }, `recording session refused: ${srtpRefused.refusal}`);
+      return this.reply(m, peer, 488, 'Not Acceptable Here', [['Warning', `399 ringvault "${srtpRefused.refusal}"`]], undefined, cacheKey);
     }
     if (!s.streams.some((x) => x.port !== 0)) {
       refuse('no G.711 stream');
@@ -352,11 +365,15 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
     } else answer();
   }
 
-  private async openStream(s: RecordingSession, index: number, media: string, label: string | undefined, remotePort: number, offered: SdpPayload[], direction: SdpDirection): Promise<MediaStream> {
-    const payloads = media === 'audio' && remotePort !== 0 ? chooseAudioPayloads(offered) : [];
-    const st: MediaStream = { index, media, port: 0, payloads, offered: direction, packets: 0, lastPacketAt: 0, rtcpPackets: 0, lastRtcpAt: 0 };
+  private async openStream(s: RecordingSession, offer: SdpStream): Promise<MediaStream> {
+    const { index, media, label } = offer;
+    const payloads = media === 'audio' && offer.port !== 0 ? chooseAudioPayloads(offer.payloads) : [];
+    const st: MediaStream = { index, media, port: 0, payloads, offered: offer.direction, packets: 0, lastPacketAt: 0, rtcpPackets: 0, lastRtcpAt: 0 };
     if (label !== undefined) st.label = label;
     if (!payloads.length) return st;
+    const srtp = chooseSrtp(offer);
+    if ('refusal' in srtp) { st.refusal = srtp.refusal; return st; }
+    if (srtp.srtp) st.srtp = srtp.srtp;
     const { port, socket, rtcp } = await this.ports.open();
     st.port = port;
     st.socket = socket;
@@ -366,10 +383,16 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
       st.rtcpPackets++;
       st.lastRtcpAt = this.now();
     };
-    socket.on('message', (buf, rinfo) => {
+    socket.on('message', (raw: Buffer, rinfo) => {
       if (s.state === 'ended') return;
       // RTCP multiplexed on the RTP port (RFC 5761: second byte 192–223) is a sign of life, not audio.
-      if (buf.length >= 8 && buf[1]! >= 192 && buf[1]! <= 223) { onRtcp(rinfo.address); return; }
+      if (raw.length >= 8 && raw[1]! >= 192 && raw[1]! <= 223) { onRtcp(rinfo.address); return; }
+      let buf = raw;
+      if (st.srtp) {
+        const r = st.srtp.receiver.unprotect(raw);
+        if (!r.ok) { this.srtpDropped(s, st, r.why); return; }
+        buf = r.packet;
+      }
       const at = this.now();
       st.packets++;
       st.lastPacketAt = at;
@@ -383,6 +406,16 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
     rtcp?.on('message', (_buf, rinfo) => { if (s.state !== 'ended') onRtcp(rinfo.address); });
     rtcp?.on('error', (e) => this.o.log.warn({ err: e, port: port + 1 }, 'RTCP socket error'));
     return st;
+  }
+
+  /** A packet that failed SRTP is dropped, never decoded as noise; the count is logged at 1, 10, 100… (a line notice). */
+  private srtpDropped(s: RecordingSession, st: MediaStream, why: 'malformed' | 'auth' | 'replay'): void {
+    const { stats } = st.srtp!.receiver;
+    const n = stats.authFailed + stats.replayed + stats.malformed;
+    if (Math.log10(n) % 1 !== 0) return;
+    this.o.log.warn({ line: s.line, callId: s.callId, stream: st.index, code: 'RV_ERR_SRTP_AUTH', ...stats },
+      `SRTP on line ${s.line ?? '?'}: ${n} packet(s) dropped (${stats.authFailed} failed authentication, ${stats.replayed} replayed; ${stats.ok} decrypted), the last for ${why === 'auth' ? 'a wrong tag: a wrong key, or packets from someone else' : why}; nothing of them is recorded`);
+    this.emit('srtp-dropped', s, st.index, { ...stats });
   }
 
   private emitRtp(s: RecordingSession, st: MediaStream, index: number, buf: Buffer, at: number): void {
@@ -409,6 +442,7 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
       addr: this.o.mediaAddr, sessionId: String(parseInt(s.localTag.slice(0, 8), 16)), version: s.sdpVersion,
       streams: s.streams.map((st) => ({
         media: st.media, port: st.port, payloads: st.port ? st.payloads : [{ pt: 0, codec: 'PCMU', rate: 8000 }], direction: answerDirection(st.offered),
+        ...(st.srtp ? { protocol: st.srtp.protocol, crypto: { tag: st.srtp.tag, suite: st.srtp.suite, keyParams: `inline:${st.srtp.answerKey}` } } : {}),
         ...(st.label !== undefined ? { label: st.label } : {}),
       })),
     });
@@ -444,7 +478,12 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
       try {
         for (const st of offer.streams) {
           const known = s.streams[st.index];
-          if (!known) { s.streams.push(await this.openStream(s, st.index, st.media, st.label, st.port, st.payloads, st.direction)); continue; }
+          if (!known) { s.streams.push(await this.openStream(s, st)); continue; }
+          // A re-INVITE may bring a new SDES key (rekeying); the old one stays when the offer repeats it.
+          if (known.srtp) {
+            const next = chooseSrtp(st);
+            if ('srtp' in next && next.srtp && next.srtp.offerKey !== known.srtp.offerKey) known.srtp = { ...next.srtp, answerKey: known.srtp.answerKey, receiver: next.srtp.receiver };
+          }
           // A port of 0 stops the stream; a direction of inactive/recvonly pauses it (hold, RFC 7866 pause).
           known.offered = st.port === 0 ? 'inactive' : st.direction;
           if (st.label !== undefined) known.label = st.label;

@@ -38,7 +38,7 @@ export interface SiprecHarness {
 }
 
 /** An in-process box with `lines` SIPREC lines keeping every call, an unlocked vault and an admin HTTP session. */
-export async function siprecHarness(t: { after(fn: () => Promise<void>): void }, o: { lines: number; answerDelayMs?: number; rtpTimeoutSec?: number; channels?: 1 | 2 }): Promise<SiprecHarness> {
+export async function siprecHarness(t: { after(fn: () => Promise<void>): void }, o: { lines: number; answerDelayMs?: number; rtpTimeoutSec?: number; channels?: 1 | 2; siprec?: Record<string, unknown> }): Promise<SiprecHarness> {
   const dir = await mkdtemp(join(tmpdir(), 'rv-siprec-'));
   const rtpMin = randomBase(400);
   const rtpMax = rtpMin + 399;
@@ -47,7 +47,7 @@ export async function siprecHarness(t: { after(fn: () => Promise<void>): void },
   }));
   const config = parseConfig({
     dataDir: join(dir, 'data'), lines, board: { driver: 'none' },
-    siprec: { host: '127.0.0.1', port: 0, rtpPortMin: rtpMin, rtpPortMax: rtpMax, rtpTimeoutSec: o.rtpTimeoutSec ?? 30, answerDelayMs: o.answerDelayMs ?? 0, allowFrom: ['127.0.0.1'] },
+    siprec: { host: '127.0.0.1', port: 0, rtpPortMin: rtpMin, rtpPortMax: rtpMax, rtpTimeoutSec: o.rtpTimeoutSec ?? 30, answerDelayMs: o.answerDelayMs ?? 0, allowFrom: ['127.0.0.1'], ...o.siprec },
   }, 'test');
   const box = await Box.open({ config, log: silentLog, clock: { now: Date.now, synced: () => true }, speechDir: join(ROOT, 'assets/speech') });
   assert.ok(box.siprec, 'the box runs a SIPREC source for siprec lines');
