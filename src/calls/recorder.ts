@@ -9,6 +9,7 @@ import type { Archive, CallHeader, KeptBy, KeptCallWriter } from '../archive/arc
 import type { CallParties, LineSource } from '../sources/source.ts';
 import { decideAtStart, isExcluded, resolvePurposes } from '../policy/keep.ts';
 import { Chunker, type Chunk } from './chunker.ts';
+import { KeyedDigits } from './keyed-digits.ts';
 import { SAMPLE_RATE, type CallRate } from '../audio/frame.ts';
 
 /** The call-end reason a source gives a call shorter than its line's minimum length. */
@@ -43,9 +44,11 @@ interface LiveCall {
   writer?: KeptCallWriter;
   lastAppend: Promise<void>;
   endedAt?: number;
+  /** digits keyed during the call and when; masked in the sealed metadata unless the line keeps them */
+  keyed: KeyedDigits;
 }
 
-interface EndedCall { ref: string; ringId: string; line: string; startedAt: number; endedAt: number; channels: 1 | 2; rate: CallRate; parties: CallParties; savableUntil: number; timer: NodeJS.Timeout }
+interface EndedCall { ref: string; ringId: string; line: string; startedAt: number; endedAt: number; channels: 1 | 2; rate: CallRate; parties: CallParties; keyed: KeyedDigits; savableUntil: number; timer: NodeJS.Timeout }
 
 export interface LineStatus {
   id: string; name: string; source: string; channels: 1 | 2; keep: LineConfig['keep']; sampleN: number;
@@ -79,6 +82,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     source.on('call-start', (e) => this.onStart(e.line, e.ref, e.at, e.channels, e.parties, e.rate ?? SAMPLE_RATE));
     source.on('call-audio', (e) => {
       const call = this.live.get(e.line);
+      if (call?.ref === e.ref) call.keyed.heard(e.block.at);
       // Unbuffered (never/excluded) and private calls are not even gathered.
       if (call?.ref === e.ref && call.buffered && !call.private) call.chunker.push(e.block);
     });
@@ -102,8 +106,9 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     const call: LiveCall = {
       ref, line, ringId: `${line}.${ref}.${randomBytes(4).toString('hex')}`, startedAt: at, channels, rate, parties: { ...parties },
       buffered: decision.buffer, private: false, lastAppend: Promise.resolve(),
-      chunker: new Chunker(channels, (c) => this.onChunk(call, c), rate),
+      chunker: new Chunker(channels, (c) => this.onChunk(call, c), rate), keyed: new KeyedDigits(at),
     };
+    call.keyed.update(parties.digits);
     this.live.set(line, call);
     this.d.log.info({ line, ref, buffered: decision.buffer }, `call started: ${decision.reason}`);
     if (decision.keep) this.track(this.startKeeping(call, decision.keep, resolvePurposes(cfg)), 'could not keep call');
@@ -128,11 +133,12 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     const call = this.live.get(line);
     if (!call || call.ref !== ref) return;
     Object.assign(call.parties, parties);
+    call.keyed.update(call.parties.digits);
     if (isExcluded(call.parties, this.d.exclusions())) {
       this.track(this.wipe(call, 'number on the exclusion list'), 'could not wipe an excluded call');
       return;
     }
-    if (call.writer) this.track(call.writer.setMeta(this.metaOf(call.parties)), 'could not update call metadata');
+    if (call.writer) this.track(call.writer.setMeta(this.metaOf(call.line, call.parties, call.keyed)), 'could not update call metadata');
   }
 
   private onEnd(line: string, ref: string, at: number, reason: string): void {
@@ -156,7 +162,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       if (old) { clearTimeout(old.timer); this.d.ring.forget(old.ringId); }
       // Wipe at the end of the grace period instead of waiting to be overwritten: the buffer stays minimal.
       const timer = setTimeout(() => this.expireEnded(line, call.ringId), graceMs);
-      this.ended.set(line, { ref, ringId: call.ringId, line, startedAt: call.startedAt, endedAt: at, channels: call.channels, rate: call.rate, parties: call.parties, savableUntil: at + graceMs, timer });
+      this.ended.set(line, { ref, ringId: call.ringId, line, startedAt: call.startedAt, endedAt: at, channels: call.channels, rate: call.rate, parties: call.parties, keyed: call.keyed, savableUntil: at + graceMs, timer });
     }
     this.emit('change');
   }
@@ -169,8 +175,10 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     this.emit('change');
   }
 
-  private metaOf(p: CallParties): Record<string, unknown> {
-    return { direction: p.direction, caller: p.caller, called: p.called, extension: p.extension, digits: p.digits, ...(p.siprecMetadata ? { siprecMetadata: p.siprecMetadata } : {}) };
+  /** The sealed metadata: keyed digits (card numbers, PINs) only as count and times unless the line keeps them. */
+  private metaOf(line: string, p: CallParties, keyed: KeyedDigits): Record<string, unknown> {
+    const keepDigits = this.d.lines().find((l) => l.id === line)?.keepDigits ?? false;
+    return { direction: p.direction, caller: p.caller, called: p.called, extension: p.extension, ...keyed.meta(p.digits, keepDigits), ...(p.siprecMetadata ? { siprecMetadata: p.siprecMetadata } : {}) };
   }
 
   private startKeeping(call: LiveCall, keptBy: KeptBy, purposes: string[]): Promise<KeptCallWriter> {
@@ -180,7 +188,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     call.keeping = (async () => {
       try {
         const writer = await this.d.archive.beginCall({
-          line: call.line, startedAt: call.startedAt, channels: call.channels, sampleRate: call.rate, meta: this.metaOf(call.parties),
+          line: call.line, startedAt: call.startedAt, channels: call.channels, sampleRate: call.rate, meta: this.metaOf(call.line, call.parties, call.keyed),
           purposes, keptBy, clockSynced: this.d.clock.synced(),
         });
         // Chunks that arrived while the open record was made went to the ring, so one read covers them all.
@@ -242,7 +250,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       this.ended.delete(lineId);
       this.d.ring.pin(e.ringId);
       try {
-        const writer = await this.d.archive.beginCall({ line: lineId, startedAt: e.startedAt, channels: e.channels, sampleRate: e.rate, meta: this.metaOf(e.parties), purposes, keptBy: opts.keptBy, clockSynced: this.d.clock.synced() });
+        const writer = await this.d.archive.beginCall({ line: lineId, startedAt: e.startedAt, channels: e.channels, sampleRate: e.rate, meta: this.metaOf(lineId, e.parties, e.keyed), purposes, keptBy: opts.keptBy, clockSynced: this.d.clock.synced() });
         for (const c of this.readRing(e.ringId)) await writer.append({ at: c.at, pcm: c.pcm });
         const header = await writer.finish(e.endedAt);
         this.emit('kept', { line: lineId, callId: writer.id, keptBy: opts.keptBy });
