@@ -3,7 +3,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { BYTES_PER_SAMPLE, msOf } from '../audio/frame.ts';
 import { RvError } from '../errors.ts';
 import type { Vault } from '../vault/vault.ts';
-import { writeFileDurable } from './durable.ts';
+import { replaceHeaderFile } from './scrub.ts';
 import { finalizeCall } from './finalize.ts';
 import { MAX_CHUNK_PCM, headerJson, isTime, sealRecord, type CallHeader, type CallMeta, type OpenHeader } from './format.ts';
 import type { CallPaths } from './paths.ts';
@@ -89,7 +89,8 @@ export class CallWriter implements KeptCallWriter {
     if (this.finishing) return Promise.reject(this.finishedError());
     return this.enqueue(async () => {
       this.c.open.metaSealed = sealMeta(meta, this.c.dataKey);
-      await writeFileDurable(this.c.paths.open, headerJson(this.c.open));
+      // The replaced version's wrapped key is overwritten, so a later shred leaves no copy in free space.
+      await replaceHeaderFile(this.c.paths.open, headerJson(this.c.open));
     });
   }
 
