@@ -67,6 +67,8 @@ export interface MediaStream {
   srtp?: StreamSrtp;
   /** why the stream was refused, when it was (port 0) */
   refusal?: string;
+  /** the address the SRC's SDP gives for this stream (c= line); media is accepted from it (or the SIP peer, or allowFrom) */
+  remoteAddr?: string;
 }
 
 /** One SIPREC recording session (RFC 7866): the SIP dialog with the SRC and its media streams. */
@@ -82,7 +84,7 @@ export class RecordingSession {
   /** an in-dialog OPTIONS we sent to a paused session, waiting for its answer */
   probe?: { cseq: number; sentAt: number };
   /** RTP that came between the 2xx and the ACK, handed on when the ACK comes */
-  early: Array<[number, Buffer, number]> = [];
+  early: Array<[number, Buffer, number, { address: string; port: number }]> = [];
   streams: MediaStream[] = [];
   metadata: SiprecMetadata = { participants: [], streams: [] };
   /** every metadata document the SRC sent, in order (kept with the call) */
@@ -118,7 +120,8 @@ export class RecordingSession {
 export type SiprecServerEvents = {
   /** a session was answered; audio may follow */
   session: [RecordingSession];
-  rtp: [RecordingSession, number, Buffer, number];
+  /** a datagram on a stream's port: session, m-line index, bytes, arrival ms, the sender */
+  rtp: [RecordingSession, number, Buffer, number, { address: string; port: number }];
   /** metadata or stream directions changed (UPDATE, re-INVITE) */
   update: [RecordingSession];
   end: [RecordingSession, string];
@@ -264,6 +267,11 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
     if (this.responses.size > MAX_CACHED_RESPONSES) this.responses.delete(this.responses.keys().next().value!);
   }
 
+  /** Whether an address is in siprec.allowFrom (false when the list is empty: media then needs the SDP's or the SIP peer's address). */
+  listed(address: string): boolean {
+    return (this.o.allowFrom ?? []).length > 0 && this.allowed(address);
+  }
+
   private allowed(address: string): boolean {
     const list = this.o.allowFrom ?? [];
     if (!list.length) return true;
@@ -338,7 +346,7 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
       this.emit('refused', s, why);
     };
     try {
-      for (const st of offer.streams) s.streams.push(await this.openStream(s, st));
+      for (const st of offer.streams) s.streams.push(Object.assign(await this.openStream(s, st), st.addr ? { remoteAddr: st.addr } : {}));
     } catch (e) {
       refuse((e as Error).message);
       return this.replyError(m, peer, e);
@@ -399,10 +407,10 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
       st.packets++;
       st.lastPacketAt = at;
       if (!s.acked) {
-        if (s.early.length < MAX_EARLY_PACKETS) s.early.push([index, buf, at]);
+        if (s.early.length < MAX_EARLY_PACKETS) s.early.push([index, buf, at, rinfo]);
         return;
       }
-      this.emitRtp(s, st, index, buf, at);
+      this.emitRtp(s, st, index, buf, at, rinfo);
     });
     socket.on('error', (e) => this.o.log.warn({ err: e, port }, 'RTP socket error'));
     rtcp?.on('message', (_buf, rinfo) => { if (s.state !== 'ended') onRtcp(rinfo.address); });
@@ -420,9 +428,9 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
     this.emit('srtp-dropped', s, st.index, { ...stats });
   }
 
-  private emitRtp(s: RecordingSession, st: MediaStream, index: number, buf: Buffer, at: number): void {
+  private emitRtp(s: RecordingSession, st: MediaStream, index: number, buf: Buffer, at: number, from: { address: string; port: number }): void {
     // A fault while handling one packet must not take the socket, or the box, down with it.
-    try { this.emit('rtp', s, index, buf, at); } catch (e) { if (st.packets % 1000 === 1) this.o.log.error({ err: e, port: st.port }, 'RTP packet handling failed'); }
+    try { this.emit('rtp', s, index, buf, at, from); } catch (e) { if (st.packets % 1000 === 1) this.o.log.error({ err: e, port: st.port }, 'RTP packet handling failed'); }
   }
 
   /** The SRC's ACK: the session becomes a call, and RTP that came before the ACK is handed on. */
@@ -432,10 +440,10 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
     s.acked = true;
     this.emit('session', s);
     const early = s.early.splice(0);
-    for (const [index, buf, at] of early) {
+    for (const [index, buf, at, from] of early) {
       if (s.state === 'ended') break;
       const st = s.streams[index];
-      if (st) this.emitRtp(s, st, index, buf, at);
+      if (st) this.emitRtp(s, st, index, buf, at, from);
     }
   }
 
@@ -480,7 +488,8 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
       try {
         for (const st of offer.streams) {
           const known = s.streams[st.index];
-          if (!known) { s.streams.push(await this.openStream(s, st)); continue; }
+          if (!known) { s.streams.push(Object.assign(await this.openStream(s, st), st.addr ? { remoteAddr: st.addr } : {})); continue; }
+          if (st.addr) known.remoteAddr = st.addr;
           // A re-INVITE may bring a new SDES key (rekeying); the old one stays when the offer repeats it.
           if (known.srtp) {
             const next = chooseSrtp(st);
