@@ -9,6 +9,8 @@ export interface CallSummary {
   digits?: string;
   /** how many digits were keyed and when (ms into the call) */
   keyed?: { count: number; atMs: number[] };
+  /** what the recorder noticed about the call's media (early media, a second sender dropped, two streams in one direction) */
+  notes?: string[];
 }
 
 export interface CallQuery { number?: string; from?: number; to?: number; line?: string; extension?: string }
@@ -103,7 +105,8 @@ export class Catalog {
     };
     if (!m) return base;
     const dir = m.direction === 'in' || m.direction === 'out' ? m.direction : undefined;
-    return { ...base, direction: dir, caller: str(m.caller), called: str(m.called), extension: str(m.extension), digits: str(m.digits), keyed: keyedOf(m.keyed) };
+    const notes = Array.isArray(m.notes) ? m.notes.filter((x): x is string => typeof x === 'string').slice(0, 32) : undefined;
+    return { ...base, direction: dir, caller: str(m.caller), called: str(m.called), extension: str(m.extension), digits: str(m.digits), keyed: keyedOf(m.keyed), ...(notes?.length ? { notes } : {}) };
   }
 
   /**
