@@ -216,8 +216,7 @@ export class Box {
     // Staff never unlock the vault, so they get no keyslot.
     if (u.role !== 'staff') await this.vault.addKeyslot(u.username, u.passphrase);
     const user: StoredUser = { name: u.username, role: u.role, passHash: await hashPassword(u.passphrase), createdAt: this.clock.now(), ...(u.extension ? { extension: u.extension } : {}) };
-    await this.settings.update((d) => { d.users.push(user); });
-    await this.audit.append({ actor, action: 'user.add', target: u.username, detail: { role: u.role } });
+    await this.settings.update((d) => { d.users.push(user); }, () => this.audit.append({ actor, action: 'user.add', target: u.username, detail: { role: u.role } }));
     return user;
   }
 
@@ -228,8 +227,7 @@ export class Box {
       throw new RvError('RV_ERR_LAST_ADMIN', 'This is the last administrator; add another administrator before removing this one.', 409);
     }
     if (await this.vault.hasKeyslot(name)) await this.vault.removeKeyslot(name);
-    await this.settings.update((d) => { d.users = d.users.filter((x) => x.name !== name); });
-    await this.audit.append({ actor, action: 'user.remove', target: name });
+    await this.settings.update((d) => { d.users = d.users.filter((x) => x.name !== name); }, () => this.audit.append({ actor, action: 'user.remove', target: name }));
   }
 
   async updateSettings(actor: string, patch: SettingsPatch): Promise<Config> {
@@ -251,10 +249,10 @@ export class Box {
       const stray = l.keepPurposes.filter((p) => !l.announced.includes(p));
       if (stray.length) throw new RvError('RV_ERR_PURPOSE_NOT_ANNOUNCED', `Line ${l.id}: ${stray.join(', ')} is kept for but not announced; announce it or remove it from the keep purposes.`, 422);
     }
-    await this.settings.update((d) => { d.overrides = next; });
     // The audit log is plain text: excluded (private) numbers are counted, not written.
     const logged = patch.exclusions ? { ...patch, exclusions: `${patch.exclusions.length} number(s)` } : patch;
-    await this.audit.append({ actor, action: 'settings.change', detail: { patch: logged } });
+    // In effect only once settings.json and the audit entry are both durable; a full disk changes nothing.
+    await this.settings.update((d) => { d.overrides = next; }, () => this.audit.append({ actor, action: 'settings.change', detail: { patch: logged } }));
     return this.config();
   }
 

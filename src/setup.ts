@@ -17,7 +17,6 @@ export async function firstRunSetup(
   if (!USERNAME.test(username)) throw new RvError('RV_ERR_BAD_USERNAME', 'A user name is 1–32 letters, digits, dots, dashes or underscores.', 422);
   const { recoveryKey } = await d.vault.init(username, passphrase);
   const user: StoredUser = { name: username, role: 'admin', passHash: await hashPassword(passphrase), createdAt: d.now() };
-  await d.settings.update((s) => { s.users = [user]; });
-  await d.audit.append({ actor: username, action: 'box.setup', detail: { via } });
+  await d.settings.update((s) => { s.users = [user]; }, () => d.audit.append({ actor: username, action: 'box.setup', detail: { via } }));
   return { recoveryKey, user };
 }

@@ -13,6 +13,8 @@ const digest = (e: Omit<AuditEntry, 'hash'>): string =>
 export class AuditLog {
   private fh?: FileHandle;
   private seq = 0;
+  /** bytes of whole entries in the file: where a failed append is cut back to */
+  private size = 0;
   private prev = GENESIS;
   private tail: Promise<unknown> = Promise.resolve();
 
@@ -23,6 +25,14 @@ export class AuditLog {
     const last = entries.at(-1);
     if (last) { this.seq = last.seq; this.prev = last.hash; }
     this.fh = await open(this.path, 'a', 0o600);
+    // A line without its newline was torn by a power cut or a full disk before its fsync, so it was never
+    // acknowledged; cut it off, or every later entry would be glued to it and the chain would not verify.
+    const text = await readFile(this.path, 'utf8');
+    this.size = Buffer.byteLength(text.slice(0, text.lastIndexOf('\n') + 1));
+    if (this.size !== Buffer.byteLength(text)) {
+      await this.fh.truncate(this.size);
+      await this.fh.sync();
+    }
   }
 
   append(e: NewEntry): Promise<AuditEntry> {
@@ -30,8 +40,16 @@ export class AuditLog {
       if (!this.fh) throw new RvError('RV_ERR_AUDIT_CLOSED', 'The audit log is not open; restart the service.', 500);
       const body = { seq: this.seq + 1, at: this.clock(), actor: e.actor, action: e.action, ...(e.target ? { target: e.target } : {}), ...(e.detail ? { detail: e.detail } : {}), prev: this.prev };
       const entry: AuditEntry = { ...body, hash: digest(body) };
-      await this.fh.write(JSON.stringify(entry) + '\n');
-      await this.fh.sync();
+      const line = JSON.stringify(entry) + '\n';
+      try {
+        await this.fh.write(line);
+        await this.fh.sync();
+      } catch (e) {
+        // A full disk can leave part of the line; cut it so the next entry starts on a clean line.
+        await this.fh.truncate(this.size).catch(() => undefined);
+        throw e;
+      }
+      this.size += Buffer.byteLength(line);
       this.seq = entry.seq;
       this.prev = entry.hash;
       return entry;
