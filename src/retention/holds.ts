@@ -277,7 +277,7 @@ export class HoldStore {
         await this.d.archive.updateHeader(c.id, { holds: c.holds.filter((x) => x !== id) });
         calls++;
       }
-      await this.d.audit.append({ actor, action: 'hold.release.confirm', target: id, detail: { proposedBy: h.release.proposedBy, calls } });
+      await this.d.audit.append({ actor, action: 'hold.release.confirm', target: id, detail: { proposedBy: h.release!.proposedBy, calls } });
       return this.view(h);
     });
   }
