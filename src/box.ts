@@ -79,6 +79,12 @@ export class Box {
     const ring = await Ring.open({ path: p.ring, slots: slotsForMinutes(cfg.ring.minutesPerLine, cfg.lines.length), log: (msg, extra) => o.log.info({ ...extra }, msg) });
     const audit = new AuditLog(p.audit, o.clock.now);
     await audit.open();
+    // A call a power cut left open is finished and marked at open(); the audit log says so too.
+    for (const r of archive.recoveredCalls) {
+      // A full disk must not keep the box from starting: the call's signed header carries the mark regardless.
+      await audit.append({ actor: 'box', action: 'call.recovered', target: r.id, detail: { storedMs: r.storedMs, stoppedAt: r.stoppedAt, why: 'the box stopped while the call was kept' } })
+        .catch((e: unknown) => o.log.error({ err: e, id: r.id }, 'could not audit a recovered call'));
+    }
     let box: Box | undefined;
     const recorder = new Recorder({
       ring, archive, clock: o.clock, log: o.log,
