@@ -93,7 +93,8 @@ export class Box {
     const catalog = new Catalog(archive);
     box = new Box(o.config, o.log, o.clock, settings, vault, archive, ring, audit, recorder, catalog);
     recorder.on('archived', (h) => void catalog.refresh(h.id).catch((e) => o.log.error({ err: e }, 'catalog refresh failed')));
-    recorder.on('kept', (k) => void audit.append({ actor: 'box', action: 'call.kept', target: k.callId, detail: { line: k.line, keptBy: k.keptBy } }));
+    recorder.on('kept', (k) => void audit.append({ actor: 'box', action: 'call.kept', target: k.callId, detail: { line: k.line, keptBy: k.keptBy } })
+      .catch((e: unknown) => o.log.error({ err: e, id: k.callId }, 'could not audit a kept call')));
     // Made before the line sources so they can listen to its line sense; started after them.
     box.board = createBoard(() => box!.config().board, () => box!.config().lines.map((l) => l.id), o.log);
     const simLines = cfg.lines.filter((l) => l.source === 'sim');
@@ -160,8 +161,11 @@ export class Box {
       clock: this.clock, log: this.log, lines: () => this.recorder.status(), initialized: () => this.vault.isInitialized(),
       archiveDir, archivedMs: () => this.archive.list().reduce((s, h) => s + h.durationMs, 0),
       hoursWanted: () => cfg().health.diskHoursWanted, checkSeconds: cfg().health.checkSeconds, board: this.board,
+      archiveFault: () => this.recorder.archiveFault(),
     });
     this.recorder.on('change', () => this.health?.changed());
+    // A write the disk refused (or a retry) re-reads the free space at once, so health.disk is current.
+    this.recorder.on('archive-fault', () => void this.health?.refresh());
     await this.health.start();
     if (!this.board) return;
     this.boardController = new BoardController({
