@@ -5,6 +5,8 @@ export interface CallSummary {
   id: string; line: string; startedAt: number; endedAt: number; durationMs: number; channels: 1 | 2;
   purposes: string[]; keptBy: CallHeader['keptBy']; clockSynced: boolean; restricted: boolean; holds: string[];
   direction?: 'in' | 'out'; caller?: string; called?: string; extension?: string; digits?: string;
+  /** stretches of the call that are not stored, and why (a full disk, a power cut) */
+  missing?: NonNullable<CallHeader['missing']>;
 }
 
 export interface CallQuery { number?: string; from?: number; to?: number; line?: string; extension?: string }
@@ -88,6 +90,7 @@ export class Catalog {
     const base: CallSummary = {
       id: h.id, line: h.line, startedAt: h.startedAt, endedAt: h.endedAt, durationMs: h.durationMs, channels: h.channels,
       purposes: [...h.purposes], keptBy: h.keptBy, clockSynced: h.clockSynced, restricted: h.restricted, holds: [...h.holds],
+      ...(h.missing?.length ? { missing: h.missing.map((m) => ({ ...m })) } : {}),
     };
     if (!m) return base;
     const dir = m.direction === 'in' || m.direction === 'out' ? m.direction : undefined;
