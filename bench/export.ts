@@ -45,7 +45,7 @@ export async function benchExport(): Promise<void> {
     const peer: number[] = [];
     const decrypt: number[] = [];
     for (let r = 0; r < ROUNDS; r++) {
-      // The floor under any export: reading and decrypting the archive's chunks (tweetnacl secretbox).
+      // The floor under any export: reading and decrypting the archive's chunks (libsodium secretbox).
       let d = performance.now();
       let n = 0;
       for (const id of ids) for await (const c of archive.readPcm(id)) n += c.pcm.length;

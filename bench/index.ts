@@ -15,3 +15,4 @@ await (await import('./export.ts')).benchExport();
 await (await import('./analyze.ts')).benchAnalyze();
 await (await import('./analog.ts')).benchAnalog();
 await (await import('./sip.ts')).benchSip();
+await (await import('./runtime.ts')).benchRuntime();

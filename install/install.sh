@@ -52,7 +52,8 @@ NODE_MAJOR_MIN=20
 # alsa-utils: arecord/aplay; sox: WAV checks and line-check; tcpdump: mirrored-port lines;
 # gpiod: Pi header board; openssl: certificate; avahi-daemon: the NAME.local address;
 # build-essential python3: native modules (serialport) when npm finds no prebuilt binary.
-PACKAGES=(ca-certificates curl gnupg alsa-utils sox tcpdump gpiod openssl avahi-daemon systemd build-essential python3)
+# libopus0, libspandsp2, libbcg729-0: the Opus, G.722 and G.729 decoders SIP trunk calls use (bound at run time through koffi)
+PACKAGES=(ca-certificates curl gnupg alsa-utils sox tcpdump gpiod openssl avahi-daemon systemd build-essential python3 libopus0 libspandsp2 libbcg729-0)
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'install.sh: %s\n' "$*" >&2; exit 1; }
@@ -120,7 +121,7 @@ say "app in $APP"
 fs install -d -m 0755 "$(R /opt)"
 fs rm -rf "$(R "$APP.new")"
 fs install -d -m 0755 "$(R "$APP.new")"
-for item in bin src web assets board systemd install docs package.json package-lock.json README.md config.example.json LICENSE; do
+for item in bin src web assets board systemd install docs package.json package-lock.json tsconfig.json tsconfig.build.json README.md config.example.json LICENSE; do
   # Not -a: the copy belongs to root, so the user who cloned cannot change what the service runs.
   if [ -e "$SRC/$item" ]; then fs cp -R --preserve=mode,timestamps "$SRC/$item" "$(R "$APP.new")/"; fi
 done
@@ -129,7 +130,8 @@ fs rm -rf "$(R "$APP.old")"
 if [ -e "$(R "$APP")" ]; then fs mv "$(R "$APP")" "$(R "$APP.old")"; fi
 fs mv "$(R "$APP.new")" "$(R "$APP")"
 fs rm -rf "$(R "$APP.old")"
-sys sh -c "cd $APP && npm ci --omit=dev --no-audit --no-fund"
+# The box runs compiled JavaScript: build dist/ with the dev tools, then drop them.
+sys sh -c "cd $APP && npm ci --no-audit --no-fund && npm run build && npm prune --omit=dev --no-audit --no-fund"
 
 # ---- 4. Config and data folders
 say "config in $ETC, data in $DATA"

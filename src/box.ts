@@ -20,14 +20,19 @@ import type { SettingsPatch } from './config/schema.ts';
 import { RetentionScheduler } from './retention/scheduler.ts';
 import { validateRetention } from './retention/policy.ts';
 import { HoldStore } from './retention/holds.ts';
+import { CallDeleter } from './retention/delete-call.ts';
 import { SiprecSource } from './sources/siprec.ts';
 import { PcapSource } from './sources/pcap.ts';
 import type { ControlBoard } from './board/board.ts';
 import { createBoard } from './board/factory.ts';
 import { BoardController } from './board/controller.ts';
 import { Health } from './health.ts';
+import type { RequestRegister } from './requests/register.ts';
+import { Alerter } from './alerts/alerter.ts';
+import { NotificationStore } from './alerts/store.ts';
+import { checkNotifications, type Channel, type NotificationsConfig } from './alerts/config.ts';
 
-export interface BoxOptions { config: Config; log: Log; clock: Clock; speechDir: string }
+export interface BoxOptions { config: Config; log: Log; clock: Clock; speechDir: string; version?: string }
 
 /** Where everything lives under the data folder. */
 export const dataPaths = (dataDir: string) => ({
@@ -38,6 +43,8 @@ export const dataPaths = (dataDir: string) => ({
   audit: join(dataDir, 'audit.log'),
   socket: join(dataDir, 'control.sock'),
   holds: join(dataDir, 'holds.json'),
+  notifications: join(dataDir, 'notifications.json'),
+  alertsOutbox: join(dataDir, 'alerts-outbox.json'),
 });
 
 /** The composition of every service of one running box; main.ts, the HTTP app and the CLI share it. */
@@ -52,6 +59,14 @@ export class Box {
   health?: Health;
   /** legal holds (issue 6) */
   holds?: HoldStore;
+  /** the data-subject request register, set by the requests routes once loaded */
+  requests?: RequestRegister;
+  /** alerts off the box (issue 12) */
+  alerter?: Alerter;
+  /** the Notifications page's settings; replace the config file's section when set */
+  readonly notificationStore: NotificationStore;
+  /** the one way a kept call is deleted: the web route, erasure requests and retention all use it */
+  deleter?: CallDeleter;
 
   private constructor(
     private readonly base: Config,
@@ -64,7 +79,9 @@ export class Box {
     readonly audit: AuditLog,
     readonly recorder: Recorder,
     readonly catalog: Catalog,
-  ) {}
+  ) {
+    this.notificationStore = new NotificationStore(dataPaths(base.dataDir).notifications);
+  }
 
   static async open(o: BoxOptions): Promise<Box> {
     const p = dataPaths(o.config.dataDir);
@@ -124,15 +141,18 @@ export class Box {
     }
     const holds = new HoldStore({
       path: p.holds, archive, vault, audit, now: o.clock.now,
+      accountOf: (name) => settings.users.find((u) => u.name === name),
       partiesOf: (id) => { const h = archive.get(id); return h && catalog.unlocked ? catalog.summary(h) : undefined; },
     });
     await holds.open();
     box.holds = holds;
     // A held number is matched from the live call's parties, so a call kept while locked is held too.
     recorder.on('archived', (h, parties) => void holds.onKept(h.id, parties ?? {}).catch((e) => o.log.error({ err: e, id: h.id }, 'legal hold check failed; the next unlock retries')));
+    box.deleter = new CallDeleter({ archive, catalog, audit, maybeHeld: (id) => holds.maybeHeld(id) });
     // Retention per purpose from the settings (privacy page), checked at every run.
     box.retention = new RetentionScheduler({
       archive, audit, clock: o.clock, log: o.log, policy: () => validateRetention(box!.config().retention), numberHeld: (id) => holds.maybeHeld(id),
+      deleter: box.deleter,
     });
     box.retention.start();
     for (const s of box.sources) recorder.attach(s);
@@ -141,6 +161,8 @@ export class Box {
       await s.start().catch((e) => o.log.error({ err: e, source: s.kind }, 'line source failed to start'));
     }
     await box.startBoard(p.archive);
+    await box.notificationStore.load();
+    await box.startAlerts(p.alertsOutbox, o.version ?? '0');
     // Analog lines (issue 3) start after the board, whose line sense they may use.
     const analogLines = cfg.lines.filter((l) => l.source === 'alsa');
     if (analogLines.length > 0) {
@@ -176,6 +198,44 @@ export class Box {
     await this.board.start().catch((e) => this.log.error({ err: e, board: this.board?.kind }, 'control board failed to start'));
   }
 
+  /** Alerts start after health; an alerter that fails to start is logged and the box records on. */
+  private async startAlerts(outboxPath: string, version: string): Promise<void> {
+    if (!this.health) return;
+    this.alerter = new Alerter({
+      settings: () => this.notifications(), language: () => this.config().language, health: this.health, clock: this.clock, log: this.log,
+      vault: async () => ({ initialized: await this.vault.isInitialized(), unlocked: this.vault.unlocked }),
+      deadlines: async () => (this.requests ? (await this.requests.list(false)).filter((r) => r.status === 'open' || r.status === 'in-progress').map((r) => r.deadline) : null),
+      outboxPath, lines: () => this.config().lines.map((l) => l.id), hasBoard: !!this.board, version,
+      pollSeconds: this.config().health.checkSeconds,
+    });
+    await this.alerter.start().catch((e) => this.log.error({ err: e }, 'alerts failed to start; the box records on without them'));
+  }
+
+  /** The notification settings in force: the page's, else the config file's. */
+  notifications(): NotificationsConfig { return this.notificationStore.get() ?? this.config().notifications; }
+
+  /**
+   * Replaces the notification settings. A secret left out keeps its stored value (the page never sees
+   * it); the result is checked, written, audited (which channels, never a secret) and then used.
+   */
+  async updateNotifications(actor: string, next: NotificationsConfig): Promise<NotificationsConfig> {
+    const problems = checkNotifications(next);
+    if (problems.length) throw new RvError('RV_ERR_NOTIFY_SETTINGS', problems.join(' '), 422);
+    await this.notificationStore.save(next);
+    await this.audit.append({ actor, action: 'notifications.change', detail: { email: next.email.enabled, webhook: next.webhook.enabled, mqtt: next.mqtt.enabled } });
+    await this.alerter?.reconfigure();
+    return next;
+  }
+
+  async testNotification(actor: string, channel: Channel, settings: NotificationsConfig): Promise<void> {
+    if (!this.alerter) throw new RvError('RV_ERR_NOT_READY', 'Alerts are not running; see the log for why.', 503);
+    try {
+      await this.alerter.test(channel, settings);
+    } finally {
+      await this.audit.append({ actor, action: 'notifications.test', detail: { channel } });
+    }
+  }
+
   coverageMinutes(): number { return this.ring.coverageSeconds(this.config().lines.length) / 60; }
 
   async initialized(): Promise<boolean> { return this.vault.isInitialized(); }
@@ -209,6 +269,7 @@ export class Box {
     // Learn the held numbers and hold every call kept while the vault was locked.
     await this.holds?.sweep().catch((e) => this.log.error({ err: e }, 'legal hold sweep failed'));
     await this.audit.append({ actor, action: 'vault.unlock', detail: { via: r.via } });
+    this.alerter?.poke();
     return { via: r.via };
   }
 
@@ -225,7 +286,7 @@ export class Box {
     if (u.passphrase.length < 8) throw new RvError('RV_ERR_WEAK_PASSPHRASE', 'A passphrase needs at least 8 characters; a few random words are best.', 422);
     // Staff never unlock the vault, so they get no keyslot.
     if (u.role !== 'staff') await this.vault.addKeyslot(u.username, u.passphrase);
-    const user: StoredUser = { name: u.username, role: u.role, passHash: await hashPassword(u.passphrase), createdAt: this.clock.now(), ...(u.extension ? { extension: u.extension } : {}) };
+    const user: StoredUser = { name: u.username, role: u.role, passHash: await hashPassword(u.passphrase), createdAt: this.clock.now(), createdBy: actor, ...(u.extension ? { extension: u.extension } : {}) };
     await this.settings.update((d) => { d.users.push(user); }, () => this.audit.append({ actor, action: 'user.add', target: u.username, detail: { role: u.role } }));
     return user;
   }
@@ -268,6 +329,7 @@ export class Box {
 
   async close(): Promise<void> {
     await this.retention?.stop();
+    await this.alerter?.stop();
     this.boardController?.stop();
     await this.board?.stop().catch(() => undefined);
     this.health?.stop();

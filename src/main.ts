@@ -9,7 +9,8 @@ import { defaultConfig, loadConfigFile, parseConfig } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { Box, dataPaths } from './box.ts';
 import { buildApp } from './http/app.ts';
-import { systemClock, CLOCK_MODES, type ClockMode } from './clock.ts';
+import { systemClock, CLOCK_MODES, isClockMode } from './clock.ts';
+import { SyncDetector } from './time/sync.ts';
 import { createNotifier } from './service/notify.ts';
 import { serveRedirect } from './http/redirect.ts';
 import { serveControl } from './control.ts';
@@ -32,8 +33,10 @@ options:
   -h, --help         this text
 
 environment:
-  RINGVAULT_CLOCK    auto (default) | synced | unsynced — unsynced shows what a box without
-                     network time shows (demo, tests)
+  RINGVAULT_CLOCK    auto (default: the kernel's view through adjtimex, else timedatectl) |
+                     synced | unsynced — unsynced shows what a box without network time shows
+                     (demo, tests) | file:PATH — PATH holds "synced" or "unsynced", read at
+                     every check (tests change it while the box runs)
   NOTIFY_SOCKET      set by systemd (Type=notify): READY, WATCHDOG and STATUS go there`;
 
 /** Only this function reads the whole config; every module gets its own part. */
@@ -61,7 +64,11 @@ async function resolveConfig(argv: string[]): Promise<Config> {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const log = pino({ level: process.env.RINGVAULT_LOG ?? 'info' }, pino.destination(2));
+  // Secrets never reach the log, whatever object a module logs.
+  const log = pino({
+    level: process.env.RINGVAULT_LOG ?? 'info',
+    redact: { paths: ['password', 'secret', 'pass', '*.password', '*.secret', '*.pass', '*.*.password', '*.*.secret', '*.*.pass', 'auth', '*.auth'], censor: '[secret]' },
+  }, pino.destination(2));
   let config: Config;
   try {
     config = await resolveConfig(argv);
@@ -70,12 +77,14 @@ export async function main(argv: string[]): Promise<void> {
     process.exit(2);
   }
   const onlySim = config.lines.every((l) => l.source === 'sim');
-  const clockMode = (process.env.RINGVAULT_CLOCK || 'auto') as ClockMode;
-  if (!CLOCK_MODES.includes(clockMode)) {
+  const clockMode = process.env.RINGVAULT_CLOCK || 'auto';
+  if (!isClockMode(clockMode)) {
     console.error(`ringvault: RINGVAULT_CLOCK is "${clockMode}"; expected one of ${CLOCK_MODES.join(', ')} (or unset).`);
     process.exit(2);
   }
-  const clock = systemClock({ assumeSynced: onlySim, mode: clockMode });
+  const syncDetector = new SyncDetector({ log, ...(clockMode.startsWith('file:') ? { file: clockMode.slice(5) } : {}) });
+  await syncDetector.start();
+  const clock = systemClock({ assumeSynced: onlySim, mode: clockMode, detector: syncDetector });
   const notifier = createNotifier({ log });
   let tls: { cert: Buffer; key: Buffer } | undefined;
   try {
@@ -87,7 +96,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   // Making a large ring file on an SD card can outlast TimeoutStartSec; ask systemd for more time.
   void notifier.send({ STATUS: 'starting: opening the ring and the archive', EXTEND_TIMEOUT_USEC: String(600 * 1e6) });
-  const box = await Box.open({ config, log, clock, speechDir: join(ROOT, 'assets', 'speech') });
+  const box = await Box.open({ config, log, clock, speechDir: join(ROOT, 'assets', 'speech'), version: VERSION });
   const app = await buildApp(box, { webDir: join(ROOT, 'web'), tls: !!tls, ...(tls ? { https: tls } : {}), loginsPerMinute: config.http.loginsPerMinute, sessionHours: config.http.sessionHours, version: VERSION });
   const control = await serveControl(box, dataPaths(config.dataDir).socket);
   const address = await app.listen({ host: config.http.host, port: config.http.port });
@@ -130,6 +139,7 @@ export async function main(argv: string[]): Promise<void> {
     await redirect?.close();
     await app.close();
     await box.close();
+    syncDetector.stop();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));

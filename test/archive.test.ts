@@ -41,8 +41,8 @@ async function files(dir: string): Promise<string[]> {
 interface Kept { id: string; chunks: { at: number; pcm: Buffer }[]; header: CallHeader }
 
 /** Keeps a call whose chunks are given in bytes; appends are issued without awaiting to test ordering. */
-async function keep(a: Archive, o: { channels: 1 | 2; sizes: number[]; startedAt: number; meta?: CallMeta; line?: string }): Promise<Kept> {
-  const w = await a.beginCall({ line: o.line ?? 'l1', startedAt: o.startedAt, channels: o.channels, meta: o.meta ?? { caller: '+3110' }, purposes: ['training'], keptBy: 'button', clockSynced: true });
+async function keep(a: Archive, o: { channels: 1 | 2; sizes: number[]; startedAt: number; meta?: CallMeta; line?: string; sampleRate?: 8000 | 16000 }): Promise<Kept> {
+  const w = await a.beginCall({ line: o.line ?? 'l1', startedAt: o.startedAt, channels: o.channels, ...(o.sampleRate ? { sampleRate: o.sampleRate } : {}), meta: o.meta ?? { caller: '+3110' }, purposes: ['training'], keptBy: 'button', clockSynced: true });
   const chunks = o.sizes.map((n, i) => ({ at: o.startedAt + i * SECOND, pcm: randomBytes(n) }));
   await Promise.all(chunks.map((c) => w.append(c)));
   return { id: w.id, chunks, header: await w.finish() };
@@ -104,6 +104,25 @@ test('keeps stereo and mono calls; a new Archive rebuilds the catalog and gives 
     assert.deepEqual(await readAll(b, mono.id), mono.chunks);
     assert.deepEqual(await readAll(b, stereo.id, 2), stereo.chunks.slice(2));
     await assert.rejects(b.meta('20260101T000000-00000000'), { code: 'RV_ERR_NO_SUCH_CALL', status: 404 });
+  });
+});
+
+test('a wideband call is kept at 16 kHz: the header says so, its duration counts 16 kHz samples, and it survives a rebuild', async () => {
+  await withBox(async (c) => {
+    const a = archiveOf(c);
+    await a.open();
+    const wide = await keep(a, { channels: 2, sizes: [32000, 32000, 8000], startedAt: T0, sampleRate: 16000 });
+    const narrow = await keep(a, { channels: 2, sizes: [32000], startedAt: T0 + 60 * SECOND });
+    assert.equal(wide.header.sampleRate, 16000);
+    assert.equal(wide.header.samples, 2 * 8000 + 2000);
+    assert.equal(wide.header.durationMs, 1125);
+    assert.equal(wide.header.endedAt, T0 + 2 * SECOND + 125, 'the last chunk (at +2 s in this helper) holds 2000 frames: 125 ms at 16 kHz');
+    assert.equal(narrow.header.sampleRate, 8000, 'a call begun without a rate is 8 kHz, as every call kept before rates were');
+    const b = archiveOf(c, new Vault(c.vaultDir));
+    await b.open();
+    assert.deepEqual(b.get(wide.id), wide.header);
+    assert.deepEqual(await b.verify(wide.id), { ok: true });
+    await assert.rejects(a.beginCall({ line: 'l1', startedAt: T0, channels: 1, sampleRate: 44100 as 8000, meta: {}, purposes: [], keptBy: 'user', clockSynced: true }), { code: 'RV_ERR_BAD_CALL' });
   });
 });
 

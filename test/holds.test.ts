@@ -194,3 +194,20 @@ test('open() finishes a release a power cut interrupted and puts back a call hol
     assert.deepEqual(again.activeOn(b), [hb.id]);
   });
 });
+
+test('the confirming manager must be independent of the proposer, as a table', async () => {
+  const { independenceProblem } = await import('../src/retention/holds.ts');
+  const P = 1_000_000;
+  const rows: [string, Parameters<typeof independenceProblem>[3], string | undefined][] = [
+    ['bert', { createdAt: P - 1, createdBy: 'admin' }, undefined],
+    ['bert', { createdAt: P - 1 }, undefined],
+    ['anna', { createdAt: P - 1, createdBy: 'admin' }, 'same manager'],
+    ['bert', undefined, 'unknown account'],
+    ['bert', { createdAt: P, createdBy: 'admin' }, 'account made after the proposal'],
+    ['bert', { createdAt: P + 5, createdBy: 'carl' }, 'account made after the proposal'],
+    ['bert', { createdAt: P - 1, createdBy: 'anna' }, 'account made by the proposer'],
+    ['bert', { createdAt: P - 1, createdBy: 'admin', changedBy: ['carl', 'anna'] }, 'account changed by the proposer'],
+    ['bert', { createdAt: P - 1, createdBy: 'admin', changedBy: ['carl'] }, undefined],
+  ];
+  for (const [actor, acct, want] of rows) assert.equal(independenceProblem(actor, 'anna', P, acct), want, `${actor} ${JSON.stringify(acct)}`);
+});

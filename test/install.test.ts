@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { mkdtemp, rm, readFile, writeFile, symlink } from 'node:fs/promises';
+import { mkdtemp, rm, readFile, rename, writeFile, symlink } from 'node:fs/promises';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,7 +43,7 @@ test('install --dry-run prints the whole plan (packages, user, npm, certificate,
     /apt-get install .*alsa-utils.* sox .*tcpdump.* gpiod .*openssl/,
     /useradd --system --user-group --home-dir \/var\/lib\/ringvault .*ringvault$/m,
     /usermod -a -G audio,dialout,gpio ringvault/,
-    /npm ci --omit=dev/,
+    /npm ci --no-audit --no-fund && npm run build && npm prune --omit=dev/,
     /install -d -m 0700 \/var\/lib\/ringvault/,
     /subjectAltName=DNS:box1,DNS:box1\.local,.*IP:192\.0\.2\.10/,
     /install systemd\/ringvault\.service \/etc\/systemd\/system\/ringvault\.service/,
@@ -98,7 +98,7 @@ test('install --root: app, config, certificate with the SANs, unit; idempotent; 
   assert.ok(existsSync(join(root, 'opt/ringvault/src/main.ts')));
   assert.ok(existsSync(join(root, 'opt/ringvault/package-lock.json')));
   assert.ok(!existsSync(join(root, 'opt/ringvault/test')), 'tests are not installed');
-  assert.match(r.out, /\+ .*npm ci --omit=dev/, 'npm is printed, not run, under --root');
+  assert.match(r.out, /\+ .*npm ci --no-audit --no-fund && npm run build && npm prune --omit=dev/, 'npm is printed, not run, under --root');
 
   // Again, after the admin edited the config: config and certificate stay, the app is replaced.
   const edited = { ...JSON.parse(await readFile(cfgPath, 'utf8')), language: 'en' };
@@ -117,6 +117,11 @@ test('install --root: app, config, certificate with the SANs, unit; idempotent; 
   // The installed app, started from the install tree with the installed certificate, serves HTTPS
   // to a client that trusts exactly that certificate (as a browser does once the fingerprint is accepted).
   await symlink(join(ROOT, 'node_modules'), join(root, 'opt/ringvault/node_modules'));
+  // What install.sh's `npm run build` does on the box: the installed tree compiles to dist/ and runs that.
+  // Without src/ it can only run dist/: proof that the installed box needs no TypeScript at run time.
+  execFileSync('npm', ['run', 'build'], { cwd: join(root, 'opt/ringvault'), stdio: 'pipe' });
+  assert.ok(existsSync(join(root, 'opt/ringvault/dist/cli/index.js')), 'the installed tree builds dist/');
+  await rename(join(root, 'opt/ringvault/src'), join(root, 'opt/ringvault/src.moved-away'));
   const runCfg = join(dir, 'run.json');
   await writeFile(runCfg, JSON.stringify({ ...edited, dataDir: join(dir, 'data'), http: { ...edited.http, host: '127.0.0.1', port: 0, tls: { cert, key }, redirectPort: false } }));
   const child = spawn(process.execPath, [join(root, 'opt/ringvault/bin/ringvault.js'), 'start', '--config', runCfg], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RINGVAULT_LOG: 'warn' } });

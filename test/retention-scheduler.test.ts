@@ -123,7 +123,7 @@ test('a call covered by a hold on the number is kept', async () => {
     const asked: string[] = [];
     const r = await schedulerOf(b, { numberHeld: (id) => { asked.push(id); return id === held; } }).runOnce();
     assert.deepEqual(r, { checked: 2, shredded: [other], kept: 1, errors: [] });
-    assert.deepEqual(asked.sort(), [held, other].sort());
+    assert.deepEqual([...new Set(asked)].sort(), [held, other].sort(), "asked about every call (the delete path asks again before it shreds)");
     assert.ok(b.archive.get(held));
   });
 });

@@ -33,7 +33,7 @@ function markerPcm(): Buffer {
   return b;
 }
 
-const chunk = (seq: number, channels: 1 | 2 = 2, pcm = pcmOf(seq, channels)): RingChunk => ({ seq, at: 1_700_000_000_000 + seq * 1000, channels, pcm });
+const chunk = (seq: number, channels: 1 | 2 = 2, pcm = pcmOf(seq, channels), rate: 8000 | 16000 = 8000): RingChunk => ({ seq, at: 1_700_000_000_000 + seq * 1000, channels, rate, pcm });
 
 const rvCode = (code: string, msg?: RegExp) => (e: unknown): boolean => {
   assert.ok(e instanceof RvError, `expected RvError, got ${String(e)}`);
@@ -105,6 +105,17 @@ test('write/read round trip, mono and stereo, exact bytes', async (t) => {
   assert.ok(got.pcm.equals(stereo[0].pcm));
   assert.equal(got.at, stereo[0].at);
   assert.deepEqual(ring.stats(), { used: 5, pinned: 0, calls: 2 });
+});
+
+test('a wideband call keeps its 16 kHz rate through the ring; a chunk without a rate reads back as 8 kHz', async (t) => {
+  const { ring } = await tmpRing(t, 4);
+  const wide = [chunk(0, 2, pcmOf(0, 2), 16000), chunk(1, 2, pcmOf(1, 2, 100), 16000)];
+  for (const c of wide) ring.write('wide', c);
+  assert.deepEqual(ring.read('wide'), wide);
+  const { rate: _none, ...old } = chunk(0, 1);
+  ring.write('old', old);
+  assert.equal(ring.read('old')[0]!.rate, 8000);
+  assert.throws(() => ring.write('bad', { ...chunk(0), rate: 44100 as 8000 }), rvCode('RV_ERR_RING_CHUNK', /8000 or 16000/));
 });
 
 test('wrap-around: the oldest call loses its start, read returns what remains in order', async (t) => {

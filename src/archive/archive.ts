@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { open as openFile, readFile, unlink } from 'node:fs/promises';
-import { SAMPLE_RATE } from '../audio/frame.ts';
+import { SAMPLE_RATE, isCallRate, type CallRate } from '../audio/frame.ts';
 import { RvError } from '../errors.ts';
 import type { Vault } from '../vault/vault.ts';
 import { ensureDir, fsyncDir, writeFileDurable } from './durable.ts';
@@ -27,6 +27,8 @@ export interface BeginCall {
   line: string;
   startedAt: number;
   channels: 1 | 2;
+  /** samples per second per channel (default 8000); a wideband call is kept at 16000 */
+  sampleRate?: CallRate;
   meta: CallMeta;
   purposes: string[];
   keptBy: KeptBy;
@@ -53,6 +55,7 @@ function checkBegin(init: BeginCall): void {
   if (typeof init.line !== 'string' || init.line.length === 0 || init.line.length > 128) throw badCall('the line id must be 1 to 128 characters');
   if (!isTime(init.startedAt)) throw badCall(`the start time ${init.startedAt} is not a valid time`);
   if (init.channels !== 1 && init.channels !== 2) throw badCall('channels must be 1 or 2');
+  if (init.sampleRate !== undefined && !isCallRate(init.sampleRate)) throw badCall('the sample rate must be 8000 or 16000 Hz');
   if (!isMeta(init.meta)) throw badCall('meta must be an object');
   if (!isStringList(init.purposes, 64)) throw badCall('purposes must be a list of at most 32 names');
   if (!KEPT_BY.includes(init.keptBy)) throw badCall(`keptBy must be one of ${KEPT_BY.join(', ')}`);
@@ -148,7 +151,7 @@ export class Archive {
     await ensureDir(paths.dir);
     const dataKey = new Uint8Array(randomBytes(DATA_KEY_BYTES));
     const open: OpenHeader = {
-      v: 1, id, line: init.line, startedAt: init.startedAt, channels: init.channels, sampleRate: SAMPLE_RATE,
+      v: 1, id, line: init.line, startedAt: init.startedAt, channels: init.channels, sampleRate: init.sampleRate ?? SAMPLE_RATE,
       purposes: [...init.purposes], keptBy: init.keptBy, keptAt: Date.now(), clockSynced: init.clockSynced,
       holds: [], restricted: false, epoch: epoch.id, ...wrapDataKey(dataKey, epoch.sharedKey), metaSealed: sealMeta(init.meta, dataKey),
     };

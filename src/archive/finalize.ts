@@ -1,5 +1,4 @@
 import { unlink } from 'node:fs/promises';
-import { SAMPLE_RATE } from '../audio/frame.ts';
 import type { Vault } from '../vault/vault.ts';
 import { writeFileDurable } from './durable.ts';
 import { headerDigest, headerJson, type CallHeader, type OpenHeader } from './format.ts';
@@ -22,7 +21,7 @@ export async function signHeader(vault: Vault, body: Omit<CallHeader, 'signature
 export function finalBody(o: OpenHeader, t: AudioTally, endedAt: number | undefined): Omit<CallHeader, 'signature'> {
   return {
     v: 1, id: o.id, line: o.line, startedAt: o.startedAt, endedAt: endedAt ?? t.lastEnd ?? o.startedAt,
-    durationMs: Math.round((t.samples * 1000) / SAMPLE_RATE), samples: t.samples, channels: o.channels, sampleRate: o.sampleRate,
+    durationMs: Math.round((t.samples * 1000) / o.sampleRate), samples: t.samples, channels: o.channels, sampleRate: o.sampleRate,
     chunks: t.chunks, purposes: [...o.purposes], keptBy: o.keptBy, keptAt: o.keptAt, clockSynced: o.clockSynced,
     holds: [...o.holds], restricted: o.restricted, epoch: o.epoch, wrappedKey: o.wrappedKey, wrapNonce: o.wrapNonce,
     metaSealed: o.metaSealed, audioSha256: t.audioSha256,

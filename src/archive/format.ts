@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import nacl from 'tweetnacl';
-import { BYTES_PER_SAMPLE, SAMPLE_RATE } from '../audio/frame.ts';
+import { BYTES_PER_SAMPLE, CALL_RATES, SAMPLE_RATE } from '../audio/frame.ts';
 import { SORTABLE_ID } from './ids.ts';
+import { secretbox, secretboxOpen } from '../crypto/secretbox.ts';
 
 export type KeptBy = 'all' | 'sample' | 'button' | 'user' | 'import';
 export const KEPT_BY: readonly KeptBy[] = ['all', 'sample', 'button', 'user', 'import'];
@@ -80,7 +81,7 @@ export function sealRecord(dataKey: Uint8Array, index: number, at: number, pcm: 
   const plain = Buffer.allocUnsafe(AT_BYTES + pcm.length);
   plain.writeDoubleLE(at, 0);
   plain.set(pcm, AT_BYTES);
-  const ct = nacl.secretbox(plain, chunkNonce(index), dataKey);
+  const ct = secretbox(plain, chunkNonce(index), dataKey);
   plain.fill(0);
   const rec = Buffer.allocUnsafe(RECORD_PREFIX + ct.length);
   rec.writeUInt32LE(ct.length, 0);
@@ -91,7 +92,7 @@ export function sealRecord(dataKey: Uint8Array, index: number, at: number, pcm: 
 
 /** Opens one whole record; null when it was altered, moved, or sealed under another key. */
 export function openRecord(dataKey: Uint8Array, index: number, record: Buffer): { at: number; pcm: Buffer } | null {
-  const plain = nacl.secretbox.open(record.subarray(RECORD_PREFIX), chunkNonce(index), dataKey);
+  const plain = secretboxOpen(record.subarray(RECORD_PREFIX), chunkNonce(index), dataKey);
   if (!plain || plain.length < AT_BYTES) return null;
   const buf = Buffer.from(plain.buffer, plain.byteOffset, plain.length);
   const at = buf.readDoubleLE(0);
@@ -142,7 +143,8 @@ const OPEN_RULES: Record<keyof OpenHeader, Check> = {
   line: text(1, 128),
   startedAt: isTime,
   channels: oneOf(1, 2),
-  sampleRate: oneOf(SAMPLE_RATE),
+  // 8000 for every call kept before calls had a rate of their own; 16000 for wideband calls
+  sampleRate: oneOf(...CALL_RATES),
   purposes: names(64),
   keptBy: oneOf(...KEPT_BY),
   keptAt: isTime,

@@ -129,7 +129,7 @@ async function recoverOpenCall(c: ScanContext, p: CallPaths, o: OpenHeader, hasA
       hash.update(step.record);
       tally.chunks++;
       tally.samples += frames;
-      tally.lastEnd = at + msOf(frames);
+      tally.lastEnd = at + msOf(frames, o.sampleRate);
       offset += step.length;
     }
     if (offset < size) {

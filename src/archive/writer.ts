@@ -54,7 +54,7 @@ export class CallWriter implements KeptCallWriter {
 
   get id(): string { return this.c.open.id; }
 
-  get durableMs(): number { return msOf(this.samples); }
+  get durableMs(): number { return msOf(this.samples, this.c.open.sampleRate); }
 
   /** Appends may be issued without awaiting; the chain keeps them in call order. */
   private enqueue<T>(fn: () => Promise<T>): Promise<T> {
@@ -102,7 +102,7 @@ export class CallWriter implements KeptCallWriter {
     this.chunks++;
     this.samples += frames;
     this.hash.update(rec);
-    this.lastEnd = at + msOf(frames);
+    this.lastEnd = at + msOf(frames, this.c.open.sampleRate);
   }
 
   setMeta(meta: CallMeta): Promise<void> {

@@ -1,5 +1,9 @@
-/** Every line is handled at telephone rate, 16-bit signed PCM. */
+/** The telephone rate: analog lines and narrowband calls, and every call kept before calls had a rate of their own. */
 export const SAMPLE_RATE = 8000;
+/** The rates a call's audio is kept at: 8 kHz narrowband, 16 kHz wideband (G.722, Opus); fixed at the call's start. */
+export type CallRate = 8000 | 16000;
+export const CALL_RATES: readonly CallRate[] = [8000, 16000];
+export const isCallRate = (r: unknown): r is CallRate => r === 8000 || r === 16000;
 export const BYTES_PER_SAMPLE = 2;
 
 /**
@@ -14,4 +18,4 @@ export interface AudioBlock {
 }
 
 /** Duration in ms of `samples` frames (per channel) at the line rate. */
-export const msOf = (framesPerChannel: number): number => (framesPerChannel * 1000) / SAMPLE_RATE;
+export const msOf = (framesPerChannel: number, rate: number = SAMPLE_RATE): number => (framesPerChannel * 1000) / rate;

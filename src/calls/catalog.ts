@@ -50,6 +50,9 @@ export class Catalog {
 
   get unlocked(): boolean { return this.open; }
 
+  /** Whether this call's personal fields are held in memory (a deleted call's must not be). */
+  holds(id: string): boolean { return this.metas.has(id); }
+
   /** Called when a call lands in the archive or its metadata changes. */
   async refresh(id: string): Promise<void> {
     if (!this.open || !this.archive.get(id)) return;

@@ -12,6 +12,7 @@ import { msOf } from '../audio/frame.ts';
 import type { CallParties, LineSource } from '../sources/source.ts';
 import { decideAtStart, isExcluded, resolvePurposes } from '../policy/keep.ts';
 import { Chunker, type Chunk } from './chunker.ts';
+import { SAMPLE_RATE, type CallRate } from '../audio/frame.ts';
 
 /** The call-end reason a source gives a call shorter than its line's minimum length. */
 export const TOO_SHORT = 'too-short';
@@ -39,6 +40,7 @@ interface LiveCall {
   ringId: string;
   startedAt: number;
   channels: 1 | 2;
+  rate: CallRate;
   parties: CallParties;
   buffered: boolean;
   private: boolean;
@@ -66,7 +68,7 @@ interface LiveCall {
   whenWhole: (() => void)[];
 }
 
-interface EndedCall { ref: string; ringId: string; line: string; startedAt: number; endedAt: number; channels: 1 | 2; parties: CallParties; savableUntil: number; timer: NodeJS.Timeout }
+interface EndedCall { ref: string; ringId: string; line: string; startedAt: number; endedAt: number; channels: 1 | 2; rate: CallRate; parties: CallParties; savableUntil: number; timer: NodeJS.Timeout }
 
 export interface LineStatus {
   id: string; name: string; source: string; channels: 1 | 2; keep: LineConfig['keep']; sampleN: number;
@@ -108,7 +110,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   constructor(private readonly d: RecorderDeps) { super(); }
 
   attach(source: LineSource): void {
-    source.on('call-start', (e) => this.onStart(e.line, e.ref, e.at, e.channels, e.parties));
+    source.on('call-start', (e) => this.onStart(e.line, e.ref, e.at, e.channels, e.parties, e.rate ?? SAMPLE_RATE));
     source.on('call-audio', (e) => {
       const call = this.live.get(e.line);
       // Unbuffered (never/excluded) and private calls are not even gathered.
@@ -129,15 +131,15 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     return l;
   }
 
-  private onStart(line: string, ref: string, at: number, channels: 1 | 2, parties: CallParties): void {
+  private onStart(line: string, ref: string, at: number, channels: 1 | 2, parties: CallParties, rate: CallRate): void {
     const prev = this.live.get(line);
     if (prev) this.onEnd(line, prev.ref, at, 'superseded');
     const cfg = this.lineConfig(line);
     const decision = decideAtStart(cfg, parties, this.d.exclusions(), this.d.draw);
     const call: LiveCall = {
-      ...this.freshKeep(), ref, line, ringId: `${line}.${ref}.${randomBytes(4).toString('hex')}`, startedAt: at, channels, parties: { ...parties },
+      ...this.freshKeep(), ref, line, ringId: `${line}.${ref}.${randomBytes(4).toString('hex')}`, startedAt: at, channels, rate, parties: { ...parties },
       buffered: decision.buffer, private: false,
-      chunker: new Chunker(channels, (c) => this.onChunk(call, c)),
+      chunker: new Chunker(channels, (c) => this.onChunk(call, c), rate),
     };
     this.live.set(line, call);
     this.d.log.info({ line, ref, buffered: decision.buffer }, `call started: ${decision.reason}`);
@@ -181,7 +183,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       }
       // A kept call that has filled the ring while the disk is full: this second is lost, and the call says so.
       const first = call.missing.length === 0;
-      this.addMissing(call, chunk.at, chunk.at + msOf(chunk.pcm.length / 2 / chunk.channels), 'ring-full');
+      this.addMissing(call, chunk.at, chunk.at + msOf(chunk.pcm.length / 2 / chunk.channels, call.rate), 'ring-full');
       if (first) this.d.log.error({ line: call.line, code: (e as RvError).code }, 'the ring is full of kept audio waiting for the disk; later seconds of this kept call are lost and recorded as missing');
     }
   }
@@ -315,7 +317,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       if (old) { clearTimeout(old.timer); this.d.ring.forget(old.ringId); }
       // Wipe at the end of the grace period instead of waiting to be overwritten: the buffer stays minimal.
       const timer = setTimeout(() => this.expireEnded(line, call.ringId), graceMs);
-      this.ended.set(line, { ref, ringId: call.ringId, line, startedAt: call.startedAt, endedAt: at, channels: call.channels, parties: call.parties, savableUntil: at + graceMs, timer });
+      this.ended.set(line, { ref, ringId: call.ringId, line, startedAt: call.startedAt, endedAt: at, channels: call.channels, rate: call.rate, parties: call.parties, savableUntil: at + graceMs, timer });
     }
     this.emit('change');
   }
@@ -352,7 +354,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       try {
         if (call.private) throw new RvError('RV_ERR_CALL_PRIVATE', 'This call was marked private and wiped; it cannot be kept.', 409);
         writer = await this.d.archive.beginCall({
-          line: call.line, startedAt: call.startedAt, channels: call.channels, meta: this.metaOf(call.parties),
+          line: call.line, startedAt: call.startedAt, channels: call.channels, sampleRate: call.rate, meta: this.metaOf(call.parties),
           purposes, keptBy, clockSynced: this.d.clock.synced(),
         });
         break;
@@ -451,7 +453,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     if (call?.private) throw new RvError('RV_ERR_CALL_PRIVATE', 'This call was marked private and wiped; it cannot be kept.', 409);
     if (call) {
       if (!call.buffered) throw new RvError('RV_ERR_EXCLUDED', 'This call is with a number on the exclusion list (a private call) and is never recorded.', 409);
-      const heardMs = msOf(call.heardFrames);
+      const heardMs = msOf(call.heardFrames, call.rate);
       return this.acknowledge(call, lineId, this.startKeeping(call, opts.keptBy, purposes), heardMs);
     }
     const e = this.ended.get(lineId);
@@ -460,8 +462,8 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       this.ended.delete(lineId);
       // The ended call is kept like a live one, so a full disk holds it in the ring and retries too.
       const kept: LiveCall = {
-        ...this.freshKeep(), ref: e.ref, line: lineId, ringId: e.ringId, startedAt: e.startedAt, channels: e.channels, parties: e.parties,
-        buffered: true, private: false, endedAt: e.endedAt, chunker: new Chunker(e.channels, () => undefined),
+        ...this.freshKeep(), ref: e.ref, line: lineId, ringId: e.ringId, startedAt: e.startedAt, channels: e.channels, rate: e.rate, parties: e.parties,
+        buffered: true, private: false, endedAt: e.endedAt, chunker: new Chunker(e.channels, () => undefined, e.rate),
       };
       const keeping = this.startKeeping(kept, opts.keptBy, purposes);
       // Not kept after all (not a disk problem: say, the vault was never set up): wiped as the grace end would have.
@@ -561,7 +563,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
         state: fault ? 'fault' : keeping ? 'keeping' : call ? 'in-call' : 'idle',
         ...(fault ? { fault, faultCode } : {}),
         ...(call ? { call: {
-          ref: call.ref, startedAt: call.startedAt, direction: call.parties.direction, keeping, private: call.private || !call.buffered, heardMs: msOf(call.heardFrames),
+          ref: call.ref, startedAt: call.startedAt, direction: call.parties.direction, keeping, private: call.private || !call.buffered, heardMs: msOf(call.heardFrames, call.rate),
           ...(call.writer && call.acked ? { callId: call.writer.id, durableMs: call.writer.durableMs } : {}),
         } } : {}),
         ...(ended ? { lastEnded: { ref: ended.ref, endedAt: ended.endedAt, savableUntil: ended.savableUntil } } : {}),

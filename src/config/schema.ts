@@ -1,5 +1,6 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { AlsaConfig, LineAnalog, LineInput } from './analog.ts';
+import { NotificationsConfig } from '../alerts/config.ts';
 
 export const PURPOSES = ['training', 'evaluation', 'complaint', 'evidence', 'legal-obligation'] as const;
 export const Purpose = Type.Union(PURPOSES.map((p) => Type.Literal(p)), { title: 'Purpose of keeping a recording' });
@@ -160,6 +161,7 @@ export const Config = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    notifications: NotificationsConfig,
     lines: Type.Array(LineConfig, {
       minItems: 1,
       maxItems: 32,
@@ -175,7 +177,7 @@ export const Config = Type.Object(
 export type Config = Static<typeof Config>;
 
 /** A schema without its default: a partial update must not fill in (and so reset) fields it did not send. */
-const noDefault = <T extends TSchema>(s: T): T => {
+export const noDefault = <T extends TSchema>(s: T): T => {
   const { default: _d, ...rest } = s as T & { default?: unknown };
   return rest as T;
 };

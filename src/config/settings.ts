@@ -8,7 +8,13 @@ import { SettingsPatch, type Config, type LineConfig } from './schema.ts';
 export type Role = 'admin' | 'manager' | 'reviewer' | 'staff';
 export const ROLES: readonly Role[] = ['admin', 'manager', 'reviewer', 'staff'];
 
-export interface StoredUser { name: string; role: Role; extension?: string; passHash: string; createdAt: number }
+export interface StoredUser {
+  name: string; role: Role; extension?: string; passHash: string; createdAt: number;
+  /** who made the account (absent for the first administrator): a two-manager release needs an independent second manager */
+  createdBy?: string;
+  /** everyone other than the user who later changed the account (role, passphrase reset, extension) */
+  changedBy?: string[];
+}
 export interface SettingsData { version: 1; users: StoredUser[]; overrides: SettingsPatch }
 
 /** lowdb adapter whose writes survive a power cut (steno renames but never fsyncs). */

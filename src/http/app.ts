@@ -15,6 +15,7 @@ import { callRoutes } from './routes/calls.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { privacyRoutes } from './routes/privacy.ts';
 import { requestRoutes } from './routes/requests.ts';
+import { notificationRoutes } from './routes/notifications.ts';
 
 export interface AppOptions {
   webDir: string;
@@ -94,6 +95,7 @@ export async function buildApp(box: Box, o: AppOptions): Promise<App> {
   await app.register(adminRoutes(ctx));
   await app.register(privacyRoutes(ctx));
   await app.register(requestRoutes(ctx));
+  await app.register(notificationRoutes(ctx));
   await app.register(fastifyStatic, { root: o.webDir, prefix: '/', index: 'index.html', cacheControl: false });
   return app;
 }

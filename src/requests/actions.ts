@@ -5,6 +5,7 @@ import type { Catalog } from '../calls/catalog.ts';
 import type { Clock } from '../clock.ts';
 import type { RetentionPolicies } from '../retention/policy.ts';
 import { erasureDecision } from '../retention/rules.ts';
+import { DELETED_NOT_AUDITED, type CallDeleter } from '../retention/delete-call.ts';
 import { notesOf, type SupplementaryNote } from '../export/bundle.ts';
 import type { ExportJobs, JobView } from '../export/jobs.ts';
 import { matchesSubject } from '../export/select.ts';
@@ -13,7 +14,7 @@ import type { DataRequest, RecordingResult, RequestPersonal, RequestRegister } f
 
 export interface RequestActionDeps {
   register: RequestRegister;
-  archive: Pick<Archive, 'list' | 'get' | 'meta' | 'shred' | 'updateHeader'>;
+  archive: Pick<Archive, 'list' | 'get' | 'meta' | 'updateHeader'>;
   catalog: Pick<Catalog, 'unlocked' | 'summary' | 'refresh' | 'forget'>;
   audit: Pick<AuditLog, 'append'>;
   clock: Clock;
@@ -22,6 +23,8 @@ export interface RequestActionDeps {
   policy: () => RetentionPolicies;
   /** a legal hold on the caller's number that is not yet in the header */
   numberHeld?: (callId: string) => boolean;
+  /** the box's one delete path (holds incl. maybe-held, shred, catalog, audit) */
+  deleter: Pick<CallDeleter, 'delete'>;
 }
 
 export type ActOptions = {
@@ -98,13 +101,14 @@ export class RequestActions {
       const d = erasureDecision(h, { ...ctx, numberHolds: this.d.numberHeld?.(h.id) ?? false });
       if (!d.erase) { results.push({ callId: h.id, action: 'kept', reason: d.reason }); continue; }
       try {
-        await this.d.archive.shred(h.id);
-        this.d.catalog.forget(h.id);
-        await this.d.audit.append({ actor, action: 'call.delete', target: h.id, detail: { request: req.id, reason: 'erasure request' } });
+        await this.d.deleter.delete(h.id, { actor, action: 'call.delete', detail: { request: req.id, reason: 'erasure request' } });
         results.push({ callId: h.id, action: 'erased', reason: d.reason });
       } catch (e) {
+        const code = e instanceof RvError ? e.code : undefined;
+        // Gone, though unaudited: the person must hear it was erased; the request's own audit entry names it.
+        if (code === DELETED_NOT_AUDITED) { results.push({ callId: h.id, action: 'erased', reason: d.reason }); continue; }
         // A hold placed a moment ago, for instance: the recording stays and the person is told why.
-        results.push({ callId: h.id, action: 'kept', reason: e instanceof RvError && e.code === 'RV_ERR_ON_HOLD' ? 'legal hold' : `could not be deleted: ${(e as Error).message}` });
+        results.push({ callId: h.id, action: 'kept', reason: code === 'RV_ERR_ON_HOLD' || code === 'RV_ERR_MAYBE_HELD' ? 'legal hold' : `could not be deleted: ${(e as Error).message}` });
       }
     }
     const erased = results.filter((r) => r.action === 'erased').length;

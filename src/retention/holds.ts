@@ -57,6 +57,25 @@ export interface HoldDeps {
   now: () => number;
   /** the unlocked catalog's caller and called number for a call, or undefined when unknown */
   partiesOf: (callId: string) => { caller?: string; called?: string } | undefined;
+  /** the user account behind a name, so a release is confirmed only by an independent manager; absent in tools */
+  accountOf?: (name: string) => HoldAccount | undefined;
+}
+
+/** What a release needs to know of the confirming manager's account. */
+export interface HoldAccount { createdAt: number; createdBy?: string; changedBy?: readonly string[] }
+
+/**
+ * Why `actor` may not confirm a release `proposer` proposed at `proposedAt`, or undefined when they may. The second
+ * manager must be a person the proposer does not control: an account that existed before the proposal and that the
+ * proposer neither made nor changed (else one administrator could make a manager and confirm their own release).
+ */
+export function independenceProblem(actor: string, proposer: string, proposedAt: number, acct: HoldAccount | undefined): string | undefined {
+  if (actor === proposer) return 'same manager';
+  if (!acct) return 'unknown account';
+  if (!(acct.createdAt < proposedAt)) return 'account made after the proposal';
+  if (acct.createdBy === proposer) return 'account made by the proposer';
+  if (acct.changedBy?.includes(proposer)) return 'account changed by the proposer';
+  return undefined;
 }
 
 const HOLD_ID = /^hold-[0-9a-f]{12}$/;
@@ -264,9 +283,16 @@ export class HoldStore {
       const st = statusOf(h);
       if (st === 'released') fail('RV_ERR_HOLD_RELEASED', `Legal hold ${id} is already released.`, 409);
       if (st === 'active') fail('RV_ERR_NO_RELEASE_PENDING', `Nobody has proposed releasing ${id} yet; one manager proposes, a second, different manager confirms.`, 409);
-      if (h.release!.proposedBy === actor) {
+      const proposer = h.release!.proposedBy;
+      if (proposer === actor) {
         await this.d.audit.append({ actor, action: 'hold.release.refused', target: id, detail: { why: 'same manager' } });
         fail('RV_ERR_SAME_MANAGER', `You proposed releasing ${id} yourself; a second, different manager must confirm the release.`, 409);
+      }
+      const why = this.d.accountOf ? independenceProblem(actor, proposer, h.release!.proposedAt, this.d.accountOf(actor)) : undefined;
+      if (why) {
+        await this.d.audit.append({ actor, action: 'hold.release.refused', target: id, detail: { why, proposedBy: proposer } });
+        const said = { 'account made after the proposal': `your account was made after ${proposer} proposed the release`, 'account made by the proposer': `${proposer}, who proposed the release, made your account`, 'account changed by the proposer': `${proposer}, who proposed the release, changed your account` }[why] ?? 'the box does not know your account';
+        fail('RV_ERR_NOT_INDEPENDENT', `You cannot confirm releasing ${id}: ${said}. A manager whose account existed before the proposal and was not made or changed by ${proposer} must confirm it; or withdraw the proposal so that another manager proposes and ${proposer} confirms.`, 409);
       }
       // Durable first: after a power cut open() finishes taking the id off the headers.
       await this.change(h, () => { h.release = { ...h.release!, confirmedBy: actor, confirmedAt: this.d.now() }; });

@@ -3,6 +3,7 @@ import type { AuditLog } from '../audit/audit.ts';
 import type { Clock } from '../clock.ts';
 import { RvError } from '../errors.ts';
 import type { Log } from '../log.ts';
+import { CallDeleter, DELETED_NOT_AUDITED } from './delete-call.ts';
 import type { RetentionPolicies } from './policy.ts';
 import { decide, expiryOf } from './rules.ts';
 
@@ -20,6 +21,8 @@ export interface RetentionDeps {
   numberHeld?: (callId: string) => boolean;
   /** ms between runs; default 1 h */
   intervalMs?: number;
+  /** the box's one delete path (holds, shred, catalog, audit); default: one over archive, audit and numberHeld */
+  deleter?: Pick<CallDeleter, 'delete'>;
 }
 
 export interface RetentionRun {
@@ -44,6 +47,7 @@ const messageOf = (e: unknown): string => (e instanceof Error ? e.message : Stri
 export class RetentionScheduler {
   private readonly d: RetentionDeps;
   private readonly intervalMs: number;
+  private readonly deleter: Pick<CallDeleter, 'delete'>;
   /** the run in progress, shared so two callers never walk the archive at once */
   private running?: Promise<RetentionRun>;
   private timer?: NodeJS.Timeout;
@@ -55,6 +59,7 @@ export class RetentionScheduler {
     }
     this.d = d;
     this.intervalMs = ms;
+    this.deleter = d.deleter ?? new CallDeleter({ archive: d.archive, audit: d.audit, maybeHeld: d.numberHeld });
   }
 
   /** One pass over the archive; while a pass runs, further calls get that pass's result. */
@@ -126,14 +131,16 @@ export class RetentionScheduler {
     const numberHolds = this.d.numberHeld?.(h.id);
     const decision = decide({ holds: h.holds, restricted: h.restricted, clockSynced: h.clockSynced, expiresAt }, { ...ctx, numberHolds });
     if (decision.action !== 'shred') return;
-    await this.d.archive.shred(h.id);
-    out.shredded.push(h.id);
     try {
-      await this.d.audit.append({ actor: 'retention', action: 'call.expired', target: h.id, detail: { purposes: [...h.purposes], reason: decision.reason } });
+      await this.deleter.delete(h.id, { actor: 'retention', action: 'call.expired', detail: { purposes: [...h.purposes], reason: decision.reason } });
     } catch (e) {
+      if (!(e instanceof RvError && e.code === DELETED_NOT_AUDITED)) throw e;
       // The call is gone either way; say so loudly, since the audit trail now misses this shred.
+      out.shredded.push(h.id);
       out.errors.push({ id: h.id, message: `shredded, but the audit entry failed: ${messageOf(e)}` });
       this.d.log.error({ id: h.id, error: messageOf(e) }, 'retention: call shredded but not audited');
+      return;
     }
+    out.shredded.push(h.id);
   }
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import nacl from 'tweetnacl';
-import { BYTES_PER_SAMPLE, SAMPLE_RATE } from '../audio/frame.ts';
+import { BYTES_PER_SAMPLE, SAMPLE_RATE, isCallRate, type CallRate } from '../audio/frame.ts';
 
 /**
  * On-disk layout of one ring slot (all integers little-endian):
@@ -20,11 +20,11 @@ import { BYTES_PER_SAMPLE, SAMPLE_RATE } from '../audio/frame.ts';
  *   32   8    at, ms since the epoch (f64)
  *   40   4    frames: samples per channel (u32)
  *   44   32   SHA-256 of the call id (UTF-8) — fixed width whatever the id's length
- *   76   4    reserved, zero
+ *   76   4    sample rate (u32): 8000 or 16000 (0, as slots written before calls had a rate, reads as 8000)
  *   80   32000 PCM, interleaved s16le, zero padded
  */
 export const MAGIC = Buffer.from('RVR1', 'latin1');
-/** 1 s of stereo telephone audio: the most one slot carries. */
+/** 8000 stereo frames, the most one slot carries: 1 s of narrowband audio, 0.5 s of wideband. */
 export const MAX_PCM_BYTES = SAMPLE_RATE * 2 * BYTES_PER_SAMPLE;
 /** Sanity bound only: the id is hashed, so SIP Call-IDs and the like fit whatever their length. */
 export const MAX_CALL_ID_BYTES = 1024;
@@ -44,6 +44,7 @@ export interface SlotRecord {
   seq: number;
   at: number;
   channels: 1 | 2;
+  rate: CallRate;
   /** samples per channel */
   frames: number;
   pcm: Buffer;
@@ -63,6 +64,7 @@ export function encodePlain(r: SlotRecord): Buffer {
   p.writeDoubleLE(r.at, 32);
   p.writeUInt32LE(r.frames, 40);
   r.callHash.copy(p, 44, 0, 32);
+  p.writeUInt32LE(r.rate, 76);
   r.pcm.copy(p, HEADER_BYTES);
   return p;
 }
@@ -74,6 +76,9 @@ export function decodePlain(p: Uint8Array): SlotRecord | string {
   if (!b.subarray(0, 4).equals(MAGIC)) return 'bad magic';
   const channels = b.readUInt8(28);
   if (channels !== 1 && channels !== 2) return `bad channel count ${channels}`;
+  const rawRate = b.readUInt32LE(76);
+  const rate = rawRate === 0 ? SAMPLE_RATE : rawRate;
+  if (!isCallRate(rate)) return `bad sample rate ${rawRate}`;
   const frames = b.readUInt32LE(40);
   const pcmBytes = frames * channels * BYTES_PER_SAMPLE;
   if (pcmBytes > MAX_PCM_BYTES) return `bad sample count ${frames}`;
@@ -83,6 +88,7 @@ export function decodePlain(p: Uint8Array): SlotRecord | string {
     serial: b.readBigUInt64LE(16),
     seq: b.readUInt32LE(24),
     channels,
+    rate,
     at: b.readDoubleLE(32),
     frames,
     callHash: Buffer.from(b.subarray(44, 76)),

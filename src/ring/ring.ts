@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import nacl from 'tweetnacl';
+import { secretbox, secretboxOpen } from '../crypto/secretbox.ts';
 import { RvError } from '../errors.ts';
-import { BYTES_PER_SAMPLE } from '../audio/frame.ts';
+import { BYTES_PER_SAMPLE, SAMPLE_RATE, isCallRate, type CallRate } from '../audio/frame.ts';
 import {
   KEY_BYTES,
   MAX_CALL_ID_BYTES,
@@ -27,7 +27,9 @@ export interface RingChunk {
   seq: number;
   at: number;
   channels: 1 | 2;
-  /** interleaved s16le, at most MAX_PCM_BYTES (1 s stereo at 8 kHz) */
+  /** samples per second per channel (default 8000): a call's rate is fixed at its start */
+  rate?: CallRate;
+  /** interleaved s16le, at most MAX_PCM_BYTES (8000 stereo frames) */
   pcm: Buffer;
 }
 
@@ -147,11 +149,12 @@ export class Ring {
       seq: chunk.seq,
       at: chunk.at,
       channels: chunk.channels,
+      rate: chunk.rate ?? SAMPLE_RATE,
       frames,
       pcm: chunk.pcm,
     });
     const nonce = randomBytes(NONCE_BYTES);
-    const box = nacl.secretbox(plain, nonce, this.key);
+    const box = secretbox(plain, nonce, this.key);
     plain.fill(0);
     try {
       const n = fs.writevSync(fd, [nonce, box], slot * SLOT_BYTES);
@@ -184,7 +187,7 @@ export class Ring {
         throw new RvError('RV_ERR_RING_IO', `Reading ring slot ${slot} of ${this.path} failed (${errText(e)}); check the disk holding the ring.`, 500);
       }
       if (n !== SLOT_BYTES) throw tampered(slot, this.path, `the file ends early (${n} of ${SLOT_BYTES} bytes)`);
-      const plain = nacl.secretbox.open(buf.subarray(NONCE_BYTES), buf.subarray(0, NONCE_BYTES), this.key);
+      const plain = secretboxOpen(buf.subarray(NONCE_BYTES), buf.subarray(0, NONCE_BYTES), this.key);
       if (!plain) throw tampered(slot, this.path, 'it failed to authenticate');
       const rec = decodePlain(plain);
       plain.fill(0);
@@ -193,7 +196,7 @@ export class Ring {
       if (!rec.generation.equals(this.generation) || rec.serial !== BigInt(this.serialOf[slot]) || !rec.callHash.equals(callHash)) {
         throw tampered(slot, this.path, 'it is out of place: it holds an older or different chunk than the one written last');
       }
-      out.push({ serial: this.serialOf[slot], chunk: { seq: rec.seq, at: rec.at, channels: rec.channels, pcm: rec.pcm } });
+      out.push({ serial: this.serialOf[slot], chunk: { seq: rec.seq, at: rec.at, channels: rec.channels, rate: rec.rate, pcm: rec.pcm } });
     }
     buf.fill(0);
     out.sort((a, b) => a.chunk.seq - b.chunk.seq || a.serial - b.serial);
@@ -262,7 +265,7 @@ export class Ring {
     for (let slot = 0; slot < this.slotCount; slot++) {
       const n = fs.readSync(fd, buf, 0, SLOT_BYTES, slot * SLOT_BYTES);
       if (n !== SLOT_BYTES) continue;
-      const plain = nacl.secretbox.open(buf.subarray(NONCE_BYTES), buf.subarray(0, NONCE_BYTES), this.key);
+      const plain = secretboxOpen(buf.subarray(NONCE_BYTES), buf.subarray(0, NONCE_BYTES), this.key);
       if (plain) {
         ok++;
         plain.fill(0);
@@ -323,6 +326,7 @@ function validateChunk(callId: string, chunk: RingChunk): number {
   if (!Number.isInteger(chunk.seq) || chunk.seq < 0 || chunk.seq > MAX_SEQ) throw bad(`seq must be a whole number from 0 to ${MAX_SEQ}, got ${chunk.seq}`);
   if (!Number.isFinite(chunk.at)) throw bad(`at must be a time in ms, got ${chunk.at}`);
   if (chunk.channels !== 1 && chunk.channels !== 2) throw bad(`channels must be 1 or 2, got ${String(chunk.channels)}`);
+  if (chunk.rate !== undefined && !isCallRate(chunk.rate)) throw bad(`rate must be 8000 or 16000 Hz, got ${String(chunk.rate)}`);
   if (!(chunk.pcm instanceof Uint8Array)) throw bad('pcm must be a Buffer');
   if (chunk.pcm.length > MAX_PCM_BYTES) throw bad(`pcm is ${chunk.pcm.length} bytes, at most ${MAX_PCM_BYTES} (1 s of stereo) fit in a slot; split it`);
   const frameBytes = chunk.channels * BYTES_PER_SAMPLE;

@@ -1,6 +1,6 @@
 import { SAMPLE_RATE } from '../audio/frame.ts';
 
-/** A mono run of samples placed on a call's timeline: sample `index` is index/8 ms after the call's origin. */
+/** A mono run of samples placed on a call's timeline: sample `index` is index/rate s after the call's origin. */
 export interface Placed { index: number; pcm: Int16Array }
 
 /**
@@ -14,8 +14,11 @@ export class StereoJoiner {
   private out = 0;
   private readonly maxLag: number;
 
-  constructor(private readonly emit: (index: number, pcm: Int16Array) => void, opts: { maxLagMs?: number } = {}) {
-    this.maxLag = Math.round(((opts.maxLagMs ?? 2000) * SAMPLE_RATE) / 1000);
+  private readonly rate: number;
+
+  constructor(private readonly emit: (index: number, pcm: Int16Array) => void, opts: { maxLagMs?: number; rate?: number } = {}) {
+    this.rate = opts.rate ?? SAMPLE_RATE;
+    this.maxLag = Math.round(((opts.maxLagMs ?? 2000) * this.rate) / 1000);
   }
 
   /** Frames already put out. */
@@ -36,7 +39,7 @@ export class StereoJoiner {
 
   private emitTo(end: number): void {
     while (this.out < end) {
-      const n = Math.min(end - this.out, SAMPLE_RATE);
+      const n = Math.min(end - this.out, this.rate);
       const pcm = new Int16Array(n * 2);
       for (const ch of [0, 1] as const) this.fill(ch, pcm, this.out, n);
       this.emit(this.out, pcm);

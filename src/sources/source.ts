@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { AudioBlock } from '../audio/frame.ts';
+import type { AudioBlock, CallRate } from '../audio/frame.ts';
 
 export type Direction = 'in' | 'out';
 
@@ -17,7 +17,13 @@ export interface CallParties {
   siprecMetadata?: string[];
 }
 
-export interface CallStartEvent { line: string; ref: string; at: number; channels: 1 | 2; parties: CallParties }
+export interface CallStartEvent {
+  line: string; ref: string; at: number; channels: 1 | 2; parties: CallParties;
+  /** samples per second of the call's audio blocks, fixed for the call (default 8000; 16000 for wideband SIP calls) */
+  rate?: CallRate;
+  /** codecs heard that this box cannot decode (their RTP is kept sealed instead); grows via call-info */
+  undecodable?: string[];
+}
 export interface CallAudioEvent { line: string; ref: string; block: AudioBlock }
 export interface CallInfoEvent { line: string; ref: string; parties: Partial<CallParties> }
 export interface CallEndEvent { line: string; ref: string; at: number; reason: string }

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { RouteContext } from '../app.ts';
-import { MANAGERS, REVIEWERS, STAFF_AND_UP, allow } from '../sessions.ts';
+import { MANAGERS, REVIEWERS, STAFF_AND_UP, allow, type Session } from '../sessions.ts';
 import { RvError } from '../../errors.ts';
 import { wavHeader } from '../../audio/wav.ts';
 import { SAMPLE_RATE } from '../../audio/frame.ts';
@@ -20,6 +20,16 @@ const dateParam = (s: string | undefined, field: string, endOfDay: boolean): num
 
 export const callRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => async (app) => {
   const { box } = ctx;
+  // Per login session, what it has already been audited for: a player fetches a recording in many ranges, in any
+  // order, so the first request that touches a call is the one recorded, whatever range it asks for.
+  const seen = new WeakMap<Session, Set<string>>();
+  const firstInSession = (s: Session, key: string): boolean => {
+    let set = seen.get(s);
+    if (!set) seen.set(s, (set = new Set()));
+    if (set.has(key)) return false;
+    set.add(key);
+    return true;
+  };
   const header = (id: string): CallHeader => {
     const h = box.archive.get(id);
     if (!h) throw new RvError('RV_ERR_NO_SUCH_CALL', `There is no kept call ${id}; it may have been deleted or expired.`, 404);
@@ -52,6 +62,8 @@ export const callRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => asyn
     // Staff may see that one of their own calls was kept, and for what; not anyone else's.
     if (s.role === 'staff' && (!s.extension || summary.extension !== s.extension)) throw new RvError('RV_ERR_FORBIDDEN', 'Staff can see only the kept calls of their own extension.', 403);
     if (s.role !== 'staff') requirePurpose(box.config().rolePurposes, s.role, h);
+    // Opening a call's page is a look at personal data: who opened which call is recorded, once per session.
+    if (firstInSession(s, `view:${h.id}`)) await box.audit.append({ actor: s.user, action: 'call.view', target: h.id });
     const v = await box.archive.verify(h.id);
     return { call: { ...summary, verified: v.ok, ...(v.reason ? { verifyProblem: v.reason } : {}) } };
   });
@@ -70,10 +82,12 @@ export const callRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => asyn
     const total = head.length + dataBytes;
     const range = parseRange(req.headers.range, total);
     const download = req.query.download === '1';
-    // A player fetches many ranges; one audit entry per playback start is what a person reads.
-    if (!range || range.start === 0) await box.audit.append({ actor: req.session!.user, action: download ? 'call.download' : 'call.play', target: h.id });
+    const action = download ? 'call.download' : 'call.play';
+    // Audited before a byte is sent, for the first request of this session that touches the call, whatever its range.
+    if (firstInSession(req.session!, `${action}:${h.id}`)) await box.audit.append({ actor: req.session!.user, action, target: h.id });
     const start = range?.start ?? 0;
     const end = range?.end ?? total - 1;
+    // every chunk but a call's last holds 8000 frames, whatever the call's rate (1 s at 8 kHz, 0.5 s at 16 kHz)
     const chunkBytes = SAMPLE_RATE * bytesPerFrame;
     async function* body(): AsyncGenerator<Buffer> {
       let pos = 0;
@@ -103,10 +117,8 @@ export const callRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => asyn
   app.delete('/api/calls/:id', { onRequest: allow(MANAGERS), schema: { params: CallParams } }, async (req) => {
     const h = header(req.params.id);
     requirePurpose(box.config().rolePurposes, req.session!.role, h);
-    if (h.holds.length > 0) throw new RvError('RV_ERR_ON_HOLD', 'This recording is under legal hold; release the hold before deleting it.', 409);
-    await box.archive.shred(h.id);
-    box.catalog.forget(h.id);
-    await box.audit.append({ actor: req.session!.user, action: 'call.delete', target: h.id });
+    if (!box.deleter) throw new RvError('RV_ERR_NOT_READY', 'The box is still starting; try again in a moment.', 503);
+    await box.deleter.delete(h.id, { actor: req.session!.user, action: 'call.delete' });
     return { ok: true };
   });
 };

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { RouteContext } from '../app.ts';
 import { ADMINS, MANAGERS, STAFF_AND_UP, allow } from '../sessions.ts';
 import { RvError } from '../../errors.ts';
-import { Config, PURPOSES } from '../../config/schema.ts';
+import { Config, PURPOSES, noDefault } from '../../config/schema.ts';
 import { DAY_MS, validateRetention } from '../../retention/policy.ts';
 import type { HoldStore } from '../../retention/holds.ts';
 import { policyDocument } from '../../privacy/policy-doc.ts';
@@ -16,10 +16,11 @@ const PlaceHold = Type.Object({
   reason: Type.String({ maxLength: 500 }),
   caseRef: Type.String({ maxLength: 120 }),
 }, { additionalProperties: false });
+// A patch: no field has a default, or ajv would fill in (and so reset) every field the page did not send.
 const PrivacySettings = Type.Object({
-  retention: Type.Optional(Config.properties.retention),
-  exclusions: Type.Optional(Config.properties.exclusions),
-  rolePurposes: Type.Optional(Config.properties.rolePurposes),
+  retention: Type.Optional(Type.Partial(noDefault(Config.properties.retention))),
+  exclusions: Type.Optional(noDefault(Config.properties.exclusions)),
+  rolePurposes: Type.Optional(Type.Partial(noDefault(Config.properties.rolePurposes))),
 }, { additionalProperties: false });
 
 /** Legal holds, the privacy settings (retention, exclusions, role matrix), the staff view and the recording policy. */
@@ -56,7 +57,14 @@ export const privacyRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => a
   // Managers read the settings (they answer requests under them); only administrators change them.
   app.get('/api/privacy/settings', { onRequest: allow(MANAGERS) }, async () => ({ settings: privacyView() }));
   app.put('/api/privacy/settings', { onRequest: allow(ADMINS), schema: { body: PrivacySettings } }, async (req) => {
-    await box.updateSettings(req.session!.user, req.body);
+    const b = req.body;
+    const now = box.config();
+    // Only what was sent changes, down to one purpose's retention or one role's purposes.
+    await box.updateSettings(req.session!.user, {
+      ...(b.exclusions !== undefined ? { exclusions: b.exclusions } : {}),
+      ...(b.retention !== undefined ? { retention: { ...now.retention, ...b.retention } } : {}),
+      ...(b.rolePurposes !== undefined ? { rolePurposes: { ...now.rolePurposes, ...b.rolePurposes } } : {}),
+    });
     return { settings: privacyView() };
   });
 

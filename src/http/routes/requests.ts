@@ -33,6 +33,8 @@ export const requestRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => a
   const dataDir = box.config().dataDir;
   const register = new RequestRegister({ dir: join(dataDir, 'requests'), vault: box.vault, now: box.clock.now });
   await register.open();
+  box.requests = register;
+  box.alerter?.poke();
   if (register.damaged.length > 0) box.log.error({ files: register.damaged }, 'requests: some request files could not be read; restore them from a backup');
   const exports = new ExportJobs({ dir: join(dataDir, 'exports.tmp'), source: box.archive, signer: box.vault, now: box.clock.now });
   await exports.open();
@@ -41,6 +43,7 @@ export const requestRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => a
     register, archive: box.archive, catalog: box.catalog, audit: box.audit, clock: box.clock, exports,
     policy: () => validateRetention(box.config().retention),
     numberHeld: (id) => box.holds?.maybeHeld(id) ?? false,
+    deleter: box.deleter!,
   });
   const unlocked = () => box.vault.unlocked;
 
