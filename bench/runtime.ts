@@ -15,6 +15,7 @@ import { dataPaths } from '../src/box.ts';
 import { SettingsStore } from '../src/config/settings.ts';
 import { firstRunSetup } from '../src/setup.ts';
 import { Vault } from '../src/vault/vault.ts';
+import { PassphraseStrength } from '../src/vault/strength.ts';
 import { sendControl } from '../src/control.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -72,7 +73,7 @@ async function archivedDataFolder(): Promise<string> {
   await settings.load();
   const audit = new AuditLog(p.audit);
   await audit.open();
-  await firstRunSetup({ vault, settings, audit, now: Date.now }, 'admin', PASSPHRASE, 'cli');
+  await firstRunSetup({ vault, settings, audit, now: Date.now, strength: new PassphraseStrength() }, 'admin', PASSPHRASE, 'cli');
   await audit.close();
   const epoch = await vault.newEpoch();
   const t0 = Date.UTC(2026, 0, 1);

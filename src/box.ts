@@ -1,5 +1,5 @@
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { EventEmitter } from 'node:events';
 import { RvError } from './errors.ts';
 import type { Log } from './log.ts';
 import type { Clock } from './clock.ts';
@@ -14,8 +14,11 @@ import { AuditLog } from './audit/audit.ts';
 import { SimSource } from './sources/sim.ts';
 import { AnalogSource } from './sources/analog.ts';
 import type { LineSource } from './sources/source.ts';
-import { checkPassword, hashPassword } from './http/passwords.ts';
+import { checkPassword, DUMMY_VERIFIER, hashPassword } from './http/passwords.ts';
+import { PassphraseStrength } from './vault/strength.ts';
+import { StrangerLimit, STRANGER_LIMITS } from './audit/stranger-limit.ts';
 import { firstRunSetup, USERNAME } from './setup.ts';
+import { changeOwnPassphrase } from './passphrase.ts';
 import type { SettingsPatch } from './config/schema.ts';
 import { RetentionScheduler } from './retention/scheduler.ts';
 import { validateRetention } from './retention/policy.ts';
@@ -27,6 +30,8 @@ import type { ControlBoard } from './board/board.ts';
 import { createBoard } from './board/factory.ts';
 import { BoardController } from './board/controller.ts';
 import { Health } from './health.ts';
+import { prepareDataDir } from './datadir.ts';
+import { ClaimCode } from './vault/claim.ts';
 import type { RequestRegister } from './requests/register.ts';
 import { Alerter } from './alerts/alerter.ts';
 import { NotificationStore } from './alerts/store.ts';
@@ -59,6 +64,13 @@ export class Box {
   health?: Health;
   /** legal holds (issue 6) */
   holds?: HoldStore;
+  /** Until the box is set up: the one-time code (or save-button long press) that setup needs (issue 10). */
+  claim?: ClaimCode;
+  /** zxcvbn with its dictionaries, loaded on the first passphrase it judges */
+  readonly strength = new PassphraseStrength();
+  /** 'passphrase' (user, session token to keep): the web app ends that user's other sessions */
+  readonly userEvents = new EventEmitter<{ passphrase: [user: string, keepToken: string | undefined] }>();
+  private readonly strangers: StrangerLimit;
   /** the data-subject request register, set by the requests routes once loaded */
   requests?: RequestRegister;
   /** alerts off the box (issue 12) */
@@ -80,12 +92,13 @@ export class Box {
     readonly recorder: Recorder,
     readonly catalog: Catalog,
   ) {
+    this.strangers = new StrangerLimit({ ...STRANGER_LIMITS, now: clock.now });
     this.notificationStore = new NotificationStore(dataPaths(base.dataDir).notifications);
   }
 
   static async open(o: BoxOptions): Promise<Box> {
     const p = dataPaths(o.config.dataDir);
-    await mkdir(o.config.dataDir, { recursive: true, mode: 0o700 });
+    await prepareDataDir(o.config.dataDir);
     const settings = new SettingsStore(p.settings);
     await settings.load();
     const cfg = settings.effective(o.config);
@@ -114,6 +127,15 @@ export class Box {
       .catch((e: unknown) => o.log.error({ err: e, id: k.callId }, 'could not audit a kept call')));
     // Made before the line sources so they can listen to its line sense; started after them.
     box.board = createBoard(() => box!.config().board, () => box!.config().lines.map((l) => l.id), o.log);
+    if (!(await vault.isInitialized())) {
+      box.claim = new ClaimCode(o.clock.now);
+      // Someone who can touch the box may set it up without the printed code.
+      box.board?.on('press', (p) => {
+        if (p.kind !== 'long' || !box!.claim) return;
+        box!.claim.pressed();
+        o.log.warn('save button held on a box that is not set up: setup is allowed without the claim code for 10 minutes');
+      });
+    }
     const simLines = cfg.lines.filter((l) => l.source === 'sim');
     if (simLines.length > 0) {
       box.sim = new SimSource({
@@ -241,23 +263,53 @@ export class Box {
   async initialized(): Promise<boolean> { return this.vault.isInitialized(); }
 
   async setup(username: string, passphrase: string, via: 'web' | 'cli' = 'web'): Promise<{ recoveryKey: string; user: StoredUser }> {
-    const r = await firstRunSetup({ vault: this.vault, settings: this.settings, audit: this.audit, now: this.clock.now }, username, passphrase, via);
+    const r = await firstRunSetup({ vault: this.vault, settings: this.settings, audit: this.audit, now: this.clock.now, strength: this.strength }, username, passphrase, via);
+    this.claim = undefined;
     await this.catalog.unlock();
     await this.holds?.sweep().catch((e) => this.log.error({ err: e }, 'legal hold sweep failed'));
     void this.health?.refresh();
     return r;
   }
 
-  async authenticate(username: string, passphrase: string): Promise<StoredUser> {
+  /**
+   * An audit entry caused by someone not logged in (a failed login, a refused setup): marked as a
+   * stranger's, with the address, and limited per address so a flood from the LAN cannot fill the log.
+   */
+  async auditStranger(from: string, action: string, detail: Record<string, unknown> = {}, target?: string): Promise<void> {
+    const admitted = this.strangers.admit(from);
+    if (!admitted) return;
+    await this.audit.append({
+      actor: 'stranger', action, ...(target ? { target } : {}),
+      detail: { from, ...detail, ...(admitted.droppedBefore ? { droppedBefore: admitted.droppedBefore } : {}) },
+    });
+  }
+
+  async authenticate(username: string, passphrase: string, from = 'local'): Promise<StoredUser> {
     const user = this.settings.users.find((u) => u.name === username);
-    // Hash even for unknown users so timing does not tell which names exist.
-    const ok = await checkPassword(passphrase, user?.passHash ?? 'scrypt$16384$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=');
-    if (!user || !ok) {
-      await this.audit.append({ actor: username.slice(0, 32) || '?', action: 'login.failed' });
+    // Check even for unknown users, at the same cost, so timing does not tell which names exist.
+    const r = await checkPassword(passphrase, user?.passHash ?? DUMMY_VERIFIER);
+    if (!user || !r.ok) {
+      // Never what was typed (people type passphrases into the name field): only whether the name exists.
+      await this.auditStranger(from, 'login.failed', { userExists: !!user }, user?.name);
       throw new RvError('RV_ERR_BAD_LOGIN', 'Wrong user name or passphrase.', 401);
     }
+    if (r.legacy) await this.upgradeVerifier(user, passphrase);
     await this.audit.append({ actor: user.name, action: 'login' });
     return user;
+  }
+
+  /** A verifier from before issue 10 cost half a keyslot; it is replaced by one from the keyslot's own KDF run. */
+  private async upgradeVerifier(user: StoredUser, passphrase: string): Promise<void> {
+    const verifier = (await this.vault.verifierFor(user.name, passphrase)) ?? await hashPassword(passphrase);
+    await this.settings.update((d) => { const u = d.users.find((x) => x.name === user.name); if (u) u.passHash = verifier; });
+    await this.audit.append({ actor: user.name, action: 'user.verifier.upgrade' });
+  }
+
+  /** Changes one's own passphrase: checks the current one, rewraps the keyslot, stores the new verifier. */
+  async changePassphrase(username: string, current: string, next: string, keepSession?: string): Promise<void> {
+    await changeOwnPassphrase({ vault: this.vault, settings: this.settings, audit: this.audit, strength: this.strength }, username, current, next);
+    // Whoever knew the old passphrase may be logged in elsewhere: those sessions end.
+    this.userEvents.emit('passphrase', username, keepSession);
   }
 
   async unlock(secret: string, actor: string): Promise<{ via: string }> {
@@ -283,10 +335,10 @@ export class Box {
     if (!USERNAME.test(u.username)) throw new RvError('RV_ERR_BAD_USERNAME', 'A user name is 1–32 letters, digits, dots, dashes or underscores.', 422);
     if (!ROLES.includes(u.role)) throw new RvError('RV_ERR_BAD_ROLE', `Role must be one of ${ROLES.join(', ')}.`, 422);
     if (this.settings.users.some((x) => x.name === u.username)) throw new RvError('RV_ERR_USER_EXISTS', `There is already a user "${u.username}".`, 409);
-    if (u.passphrase.length < 8) throw new RvError('RV_ERR_WEAK_PASSPHRASE', 'A passphrase needs at least 8 characters; a few random words are best.', 422);
-    // Staff never unlock the vault, so they get no keyslot.
-    if (u.role !== 'staff') await this.vault.addKeyslot(u.username, u.passphrase);
-    const user: StoredUser = { name: u.username, role: u.role, passHash: await hashPassword(u.passphrase), createdAt: this.clock.now(), createdBy: actor, ...(u.extension ? { extension: u.extension } : {}) };
+    this.strength.require(u.passphrase, [u.username]);
+    // Staff never unlock the vault, so they get no keyslot; the others' verifier comes from their keyslot's KDF run.
+    const passHash = u.role !== 'staff' ? await this.vault.addKeyslot(u.username, u.passphrase) : await hashPassword(u.passphrase);
+    const user: StoredUser = { name: u.username, role: u.role, passHash, createdAt: this.clock.now(), createdBy: actor, ...(u.extension ? { extension: u.extension } : {}) };
     await this.settings.update((d) => { d.users.push(user); }, () => this.audit.append({ actor, action: 'user.add', target: u.username, detail: { role: u.role } }));
     return user;
   }

@@ -8,10 +8,13 @@ export type ControlRequest =
   | { cmd: 'status' }
   | { cmd: 'unlock'; secret: string; actor: string }
   | { cmd: 'setup'; username: string; passphrase: string }
+  /** the local console is trusted like the person at the box: it may read the claim code (issue 10) */
+  | { cmd: 'claim-code' }
+  | { cmd: 'passwd'; username: string; current: string; next: string }
   /** the CLI export records itself in the running box's audit log, so the hash chain has one writer */
   | { cmd: 'audit'; actor: string; action: 'export.cli'; detail?: Record<string, unknown> };
 
-export type ControlReply = { ok: true; [k: string]: unknown } | { ok: false; code: string; message: string };
+export type ControlReply = { ok: true; [k: string]: unknown } | { ok: false; code: string; message: string; localized?: { nl: string; en: string } };
 
 export async function serveControl(box: Box, path: string): Promise<Server> {
   await unlink(path).catch(() => undefined);
@@ -45,6 +48,12 @@ async function handle(box: Box, line: string): Promise<ControlReply> {
         const r = await box.setup(String(req.username), String(req.passphrase), 'cli');
         return { ok: true, recoveryKey: r.recoveryKey };
       }
+      case 'claim-code':
+        if (await box.initialized()) return { ok: false, code: 'RV_ERR_ALREADY_SET_UP', message: 'This box is already set up; a claim code is only needed before that.' };
+        return { ok: true, claimCode: box.claim?.code };
+      case 'passwd':
+        await box.changePassphrase(String(req.username), String(req.current), String(req.next));
+        return { ok: true };
       case 'audit': {
         if (req.action !== 'export.cli') return { ok: false, code: 'RV_ERR_BAD_REQUEST', message: 'Only a CLI export can be recorded this way.' };
         const e = await box.audit.append({ actor: `cli:${String(req.actor).slice(0, 64)}`, action: req.action, ...(req.detail ? { detail: req.detail } : {}) });
@@ -54,7 +63,7 @@ async function handle(box: Box, line: string): Promise<ControlReply> {
         return { ok: false, code: 'RV_ERR_BAD_REQUEST', message: 'Unknown command.' };
     }
   } catch (e) {
-    if (isRvError(e)) return { ok: false, code: e.code, message: e.message };
+    if (isRvError(e)) return { ok: false, code: e.code, message: e.message, ...(e.localized ? { localized: e.localized } : {}) };
     return { ok: false, code: 'RV_ERR_BAD_REQUEST', message: e instanceof SyntaxError ? 'The request was not JSON.' : 'The box could not do that; see its log.' };
   }
 }

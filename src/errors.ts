@@ -4,6 +4,8 @@ export class RvError extends Error {
     readonly code: `RV_ERR_${string}`,
     message: string,
     readonly status = 400,
+    /** the same sentence per UI language, where the person may read Dutch (the web page picks one) */
+    readonly localized?: { nl: string; en: string },
   ) {
     super(message);
     this.name = 'RvError';

@@ -111,6 +111,8 @@ export async function main(argv: string[]): Promise<void> {
     : undefined;
   if (redirect) console.log(`ringvault: redirecting http on port ${redirect.port} to https`);
   console.log(`ringvault: data in ${config.dataDir}${(await box.initialized()) ? '' : ' — open the address above to set up the box'}`);
+  // The journal (or this console) is where only the box's owner looks: setup needs this code (issue 10).
+  if (box.claim) console.log(`ringvault: claim code for the first setup: ${box.claim.code} (made at every start; or hold the save button for 2 s)`);
 
   const readyStatus = `recording ${config.lines.length} line(s); web UI on ${address}`;
   await notifier.ready(readyStatus);

@@ -38,7 +38,7 @@ async function boot(t: TestContext, r: Rig, config: object): Promise<{ box: Appl
   t.after(() => box.stop('SIGKILL'));
   const c = new Client(box.url);
   await c.state();
-  await c.json('POST', '/api/setup', { username: 'admin', passphrase: PASS });
+  await c.json('POST', '/api/setup', { username: 'admin', passphrase: PASS , claimCode: box.claimCode()});
   await c.state();
   return { box, c };
 }

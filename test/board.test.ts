@@ -262,7 +262,7 @@ test('appliance end to end: serial board over socat, unplugged during a kept cal
   t.after(async () => { await app.stop(); await sim.close(); await pty.stop(); await rm(dir, { recursive: true, force: true }); });
   const c = new Client(app.url);
   await c.state();
-  await c.json('POST', '/api/setup', { username: 'admin', passphrase: PASS });
+  await c.json('POST', '/api/setup', { username: 'admin', passphrase: PASS , claimCode: app.claimCode()});
   await c.until(async () => { const s = await c.state(); return s.health?.ok && s.health.board?.kind === 'serial' && s.health.board.connected; }, 'board connected, health ok');
   // The sim-board routes refuse on a box with a real board.
   const refused = await c.request('POST', '/api/sim/board/press', { kind: 'short' });
@@ -308,7 +308,7 @@ test('appliance end to end: the dashboard simulation panel presses the sim board
   const c = new Client(app.url);
   const s0 = await c.state();
   assert.equal(s0.simBoard, true);
-  await c.json('POST', '/api/setup', { username: 'admin', passphrase: PASS });
+  await c.json('POST', '/api/setup', { username: 'admin', passphrase: PASS , claimCode: app.claimCode()});
   await c.state();
   // A forged request: the session cookie without the page's CSRF token.
   const token = (c as unknown as { csrf: string }).csrf;
@@ -471,7 +471,7 @@ test('dashboard (headless Chromium): the simulation panel presses the board; the
   t.after(async () => { await browser.close(); await app.stop(); await rm(dir, { recursive: true, force: true }); });
   const c = new Client(app.url);
   await c.state();
-  await c.json('POST', '/api/setup', { username: 'admin', passphrase: PASS, language: 'en' });
+  await c.json('POST', '/api/setup', { username: 'admin', passphrase: PASS, claimCode: app.claimCode(), language: 'en' });
   const page = await (await browser.newContext({ locale: 'en-GB' })).newPage();
   page.setDefaultTimeout(15_000);
   const consoleLog = watchConsole(page);

@@ -28,7 +28,7 @@ test('unsynced clock: API and health say so, the dashboard shows the banner, a k
   // ---- API: set up, keep one simulated call; it is archived with clockSynced false
   const c = new Client(box.url);
   await c.state();
-  await c.json('POST', '/api/setup', { username: 'admin', passphrase: PASS, language: 'en' });
+  await c.json('POST', '/api/setup', { username: 'admin', passphrase: PASS, claimCode: box.claimCode(), language: 'en' });
   const st = await c.state();
   assert.equal(st.clockSynced, false);
   assert.ok(st.health.issues.some((i: { code: string }) => i.code === 'RV_ERR_CLOCK_UNSYNCED'), JSON.stringify(st.health));
@@ -93,7 +93,7 @@ test('synced clock: no banner, no health issue, kept calls unmarked', { timeout:
   });
   const c = new Client(box.url);
   await c.state();
-  await c.json('POST', '/api/setup', { username: 'admin', passphrase: PASS, language: 'en' });
+  await c.json('POST', '/api/setup', { username: 'admin', passphrase: PASS, claimCode: box.claimCode(), language: 'en' });
   const st = await c.state();
   assert.equal(st.clockSynced, true);
   assert.ok(!st.health.issues.some((i: { code: string }) => i.code === 'RV_ERR_CLOCK_UNSYNCED'));

@@ -38,6 +38,9 @@ test('web UI: setup, live dashboard, save a simulated call, play it back, lock/u
   await page.waitForURL(/#\/setup$/);
   await byTestId('setup-username').waitFor();
   assert.equal(await byTestId('setup-username').inputValue(), 'admin');
+  await byTestId('setup-submit').click();
+  assert.equal(await byTestId('setup-error').textContent(), en['err.claimRequired'], 'the claim code is asked for first');
+  await byTestId('setup-claim').fill(box.claimCode().toLowerCase());
   await byTestId('setup-passphrase').fill('short');
   await byTestId('setup-repeat').fill('short');
   await byTestId('setup-submit').click();

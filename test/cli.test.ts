@@ -13,11 +13,14 @@ const PASS = 'een twee drie vier';
 test('ringvault init in a terminal: no echo, recovery key printed once, keyslots work', async (t) => {
   const data = await mkdtemp(join(tmpdir(), 'rv-cli-'));
   t.after(() => rm(data, { recursive: true, force: true }));
-  const short = await runPty(['init', '--data', data], [[/user name/, 'beheer'], [/New passphrase/, 'kort'], [/New passphrase/, PASS], [/Repeat/, 'something else'], [/New passphrase/, PASS], [/Repeat/, PASS]]);
+  const short = await runPty(['init', '--data', data], [[/user name/, 'beheer'], [/New passphrase/, 'kort'], [/New passphrase/, 'wachtwoord123'], [/New passphrase/, PASS], [/Repeat/, 'something else'], [/New passphrase/, PASS], [/Repeat/, PASS]], { timeoutMs: 120_000 });
   assert.equal(short.code, 0, short.out);
-  assert.match(short.out, /Too short/);
+  assert.match(short.out, /at least 8 characters/);
+  // A weak passphrase is refused with the reason, in English and Dutch (issue 10).
+  assert.match(short.out, /too easy to guess/);
+  assert.match(short.out, /te makkelijk te raden/);
   assert.match(short.out, /differ/);
-  assert.ok(!short.out.includes(PASS) && !short.out.includes('kort'), 'passphrases are not echoed');
+  assert.ok(!short.out.includes(PASS) && !short.out.includes('kort') && !short.out.includes('wachtwoord123'), `passphrases are not echoed:\n${short.out}`);
   const key = /RECOVERY KEY[\s\S]*?\n\s+(RV1-[A-Z0-9-]+)/.exec(short.out)?.[1];
   assert.ok(key, `recovery key printed:\n${short.out}`);
 

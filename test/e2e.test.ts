@@ -28,7 +28,7 @@ test('simulated call → save mid-call → restart → login → unlock → WAV 
 
   const c = new Client(box.url);
   assert.equal((await c.state()).initialized, false);
-  const setup = await c.json('POST', '/api/setup', { username: 'admin', passphrase: PASS });
+  const setup = await c.json('POST', '/api/setup', { username: 'admin', passphrase: PASS , claimCode: box.claimCode()});
   assert.match(setup.recoveryKey, /^RV1-/);
   await c.state();
 

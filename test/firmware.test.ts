@@ -228,7 +228,7 @@ test('the appliance with the serial driver and the real firmware: short press ke
   t.after(async () => { await app.stop(); await b.stop(); rmSync(dir, { recursive: true, force: true }); });
   const c = new Client(app.url);
   await c.state();
-  await c.json('POST', '/api/setup', { username: 'admin', passphrase: 'correct horse battery staple' });
+  await c.json('POST', '/api/setup', { username: 'admin', passphrase: 'correct horse battery staple' , claimCode: app.claimCode()});
   await c.until(async () => { const s = await c.state(); return s.health?.board?.kind === 'serial' && s.health.board.connected; }, 'the firmware answered HELLO');
   const line = async (id: string) => (await c.json('GET', '/api/lines')).lines.find((l: any) => l.id === id);
 

@@ -40,7 +40,7 @@ class Agent {
 async function setUp(h: Awaited<ReturnType<typeof harness>>) {
   const admin = h.agent();
   await admin.state();
-  assert.equal((await admin.req('POST', '/api/setup', { username: 'admin', passphrase: PASS })).status, 200);
+  assert.equal((await admin.req('POST', '/api/setup', { username: 'admin', passphrase: PASS, claimCode: h.box.claim?.code })).status, 200);
   await admin.state();
   for (const [name, role, ext] of [['mia', 'manager'], ['rik', 'reviewer'], ['sam', 'staff', '201']] as const) {
     const r = await admin.req('POST', '/api/users', { username: name, passphrase: `${name}-passphrase`, role, ...(ext ? { extension: ext } : {}) });
@@ -101,7 +101,7 @@ test('session cookie is HttpOnly and SameSite=Strict', async (t) => {
   const h = await harness(t);
   const a = h.agent();
   await a.state();
-  const r = await a.req('POST', '/api/setup', { username: 'admin', passphrase: PASS });
+  const r = await a.req('POST', '/api/setup', { username: 'admin', passphrase: PASS, claimCode: h.box.claim?.code });
   const set = ([] as string[]).concat(r.headers['set-cookie'] as string[]).find((c) => c.startsWith('rv_session='))!;
   assert.match(set, /HttpOnly/i);
   assert.match(set, /SameSite=Strict/i);
@@ -160,7 +160,7 @@ test('wrong unlock passphrase: clear error, vault stays locked; recovery key unl
   const h = await harness(t);
   const admin = h.agent();
   await admin.state();
-  const { recoveryKey } = (await admin.req('POST', '/api/setup', { username: 'admin', passphrase: PASS })).body;
+  const { recoveryKey } = (await admin.req('POST', '/api/setup', { username: 'admin', passphrase: PASS, claimCode: h.box.claim?.code })).body;
   await admin.state();
   assert.equal((await admin.req('POST', '/api/lock')).status, 200);
   const wrong = await admin.req('POST', '/api/unlock', { secret: 'not it at all' });

@@ -56,7 +56,7 @@ test('the real appliance under NOTIFY_SOCKET: READY=1 with a status, WATCHDOG=1 
   // A health change (here: a line's audio source lost) is shown in systemctl status via STATUS=.
   const c = new Client(box.url);
   await c.state();
-  await c.json('POST', '/api/setup', { username: 'admin', passphrase: 'correct horse battery staple' });
+  await c.json('POST', '/api/setup', { username: 'admin', passphrase: 'correct horse battery staple', claimCode: box.claimCode() });
   await c.state();
   await c.json('POST', '/api/sim/lines/line1/fault', { fault: true });
   await waitFor(r, /STATUS=recording 2 line\(s\); web UI on \S+; line1: [^\n]+/, 'STATUS naming the faulted line');

@@ -48,7 +48,7 @@ test('privacy end to end: 50 calls → access bundle verified by unzip/soxi/open
   t.after(() => box.stop());
   const admin = new Client(box.url);
   await admin.state();
-  await admin.json('POST', '/api/setup', { username: 'admin', passphrase: PASS });
+  await admin.json('POST', '/api/setup', { username: 'admin', passphrase: PASS , claimCode: box.claimCode()});
   await admin.state();
   await admin.json('POST', '/api/users', { username: 'mia', passphrase: 'mia-passphrase', role: 'manager' });
 

@@ -143,7 +143,7 @@ test('HTTP: managers only, CSRF; note, restriction (blocks playback and export),
   const h = await harness(t);
   const admin = new Agent(h.app);
   await admin.state();
-  await admin.ok('POST', '/api/setup', { username: 'admin', passphrase: PASS });
+  await admin.ok('POST', '/api/setup', { username: 'admin', passphrase: PASS, claimCode: h.box.claim?.code });
   await admin.state();
   await admin.ok('POST', '/api/users', { username: 'rik', passphrase: 'rik-passphrase', role: 'reviewer' });
   // Four calls of the customer (one kept for a legal obligation, one held), one of someone else.

@@ -100,6 +100,8 @@ test('the unit: notify with watchdog, restart on failure, own user and groups, s
   assert.equal(one('ProtectSystem'), 'strict');
   assert.equal(one('NoNewPrivileges'), 'yes');
   assert.equal(one('PrivateTmp'), 'yes');
+  // Keys held only in RAM must not be paged out to the SD card (issue 10, item 13).
+  assert.equal(one('MemorySwapMax'), '0');
   assert.equal(one('CapabilityBoundingSet'), 'CAP_NET_BIND_SERVICE');
   assert.equal(one('DevicePolicy'), 'closed');
   assert.deepEqual(keys.get('DeviceAllow')?.map((d) => d.split(' ')[0]).sort(), ['char-alsa', 'char-gpiochip', 'char-ttyACM', 'char-ttyAMA', 'char-ttyUSB']);
@@ -158,9 +160,10 @@ test('under strace, the real appliance (setup, kept sim call, WAV read, sd_notif
   tracer.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
   const url = await client0.until(async () => /listening on (http:\/\/\S+)/.exec(out)?.[1], `the traced appliance to listen:\n${err}`, 90_000);
 
+  const claimCode = await client0.until(async () => /claim code for the first setup: (\S+)/.exec(out)?.[1], 'the claim code on the console', 30_000);
   const c = new Client(url);
   await c.state();
-  await c.json('POST', '/api/setup', { username: 'admin', passphrase: 'correct horse battery staple' });
+  await c.json('POST', '/api/setup', { username: 'admin', passphrase: 'correct horse battery staple', claimCode });
   await c.state();
   await c.json('POST', '/api/sim/lines/line1/call', { direction: 'in', caller: '0612345678', durationSec: 4 });
   await c.until(async () => (await c.json('GET', '/api/lines')).lines.find((l: any) => l.id === 'line1' && l.state === 'in-call'), 'call to start', 30_000);

@@ -1,5 +1,5 @@
 // JSON API client: CSRF header on every state-changing request, errors as ApiError.
-import { t } from './i18n.js';
+import { t, getLang } from './i18n.js';
 
 let csrfToken = null;
 let onUnauthorized = null;
@@ -57,7 +57,9 @@ async function raw(method, path, body) {
   }
   if (!res.ok) {
     const err = data && data.error ? data.error : {};
-    throw new ApiError(res.status, err.code || `RV_ERR_HTTP_${res.status}`, err.message || `${res.status} ${res.statusText}`);
+    // Some errors (a weak passphrase) come worded in both UI languages.
+    const message = (err.localized && err.localized[getLang()]) || err.message;
+    throw new ApiError(res.status, err.code || `RV_ERR_HTTP_${res.status}`, message || `${res.status} ${res.statusText}`);
   }
   return data;
 }

@@ -17,6 +17,8 @@ import privacyView from './views/privacy.js';
 import myCallsView from './views/mycalls.js';
 import policyView from './views/policy.js';
 import requestsView from './views/requests.js';
+import accountView from './views/account.js';
+import aboutView from './views/about.js';
 
 const ALL = ['admin', 'manager', 'reviewer', 'staff'];
 const ROUTES = {
@@ -32,10 +34,13 @@ const ROUTES = {
   mycalls: { view: myCallsView, roles: ALL, nav: 'nav.mycalls' },
   policy: { view: policyView, roles: ALL, nav: 'nav.policy' },
   requests: { view: requestsView, roles: ['admin', 'manager'], nav: 'nav.requests' },
+  account: { view: accountView, roles: ALL },
+  about: { view: aboutView, roles: ALL, nav: 'nav.about' },
 };
 const NAV = ['dashboard', 'calls', 'settings', 'users', 'audit'];
 NAV.push('privacy', 'mycalls', 'policy');
 NAV.push('requests');
+NAV.push('about');
 
 const headerEl = document.getElementById('app-header');
 const bannersEl = document.getElementById('banners');
@@ -102,6 +107,7 @@ function renderHeader() {
         ctx.state.vault === 'unlocked' && ['admin', 'manager'].includes(user.role)
           ? h('button', { type: 'button', class: 'btn btn-small btn-quiet', testid: 'lock', onclick: lockVault }, t('header.lock'))
           : null,
+        h('a', { href: '#/account', class: 'btn btn-small btn-quiet', testid: 'account-link' }, t('header.account')),
         h('button', { type: 'button', class: 'btn btn-small btn-quiet', testid: 'logout', onclick: logout }, t('header.logout')),
       )
     : null;

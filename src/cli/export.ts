@@ -18,12 +18,15 @@ import { selectCalls } from '../export/select.ts';
 import { writeBundle } from '../export/bundle.ts';
 import { EXPORT_LANGS, type ExportLang } from '../export/texts.ts';
 import { verifyExport } from '../export/verify.ts';
+import { normalizeFingerprint } from '../export/manifest.ts';
 
 export const EXPORT_HELP = `  export         export every recording of a number to a signed zip (asks for a passphrase or the recovery key):
                    ringvault export --number N [--number N2] [--extension X] [--from YYYY-MM-DD] [--to YYYY-MM-DD]
                                     --out FILE [--request ID] [--lang nl|en]
   verify-export  check an export zip: every file's hash and the box's signature; names any altered,
-                 missing or extra file (exit code 5 when it fails): ringvault verify-export FILE [--json]`;
+                 missing or extra file (exit code 5 when it fails):
+                   ringvault verify-export FILE [--box-id ID | --key FINGERPRINT] [--json]
+                 --box-id / --key pin the box: take them from the box's About page, not from the zip`;
 
 async function dataDirOf(values: { data?: string; config?: string }): Promise<string> {
   if (values.data) return resolve(values.data);
@@ -133,17 +136,33 @@ async function exportCommand(args: string[]): Promise<number> {
 }
 
 async function verifyCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, strict: true, allowPositionals: true, options: { data: { type: 'string' }, config: { type: 'string' }, json: { type: 'boolean' } } });
-  if (positionals.length !== 1) throw new RvError('RV_ERR_USAGE', 'usage: ringvault verify-export FILE.zip [--json]');
+  const { values, positionals } = parseArgs({ args, strict: true, allowPositionals: true, options: { data: { type: 'string' }, config: { type: 'string' }, json: { type: 'boolean' }, 'box-id': { type: 'string' }, key: { type: 'string' } } });
+  if (positionals.length !== 1) throw new RvError('RV_ERR_USAGE', 'usage: ringvault verify-export FILE.zip [--box-id ID | --key FINGERPRINT] [--json]');
+  const boxIdPin = values['box-id'] === undefined ? undefined : normalizeFingerprint(values['box-id']);
+  const keyPin = values.key === undefined ? undefined : normalizeFingerprint(values.key);
+  if (boxIdPin !== undefined && !/^[0-9a-f]{16}$/.test(boxIdPin)) throw new RvError('RV_ERR_USAGE', `--box-id "${values['box-id']}" is not a box id: it has 16 hex digits, as the box's About page shows it.`);
+  if (keyPin !== undefined && !/^[0-9a-f]{64}$/.test(keyPin)) throw new RvError('RV_ERR_USAGE', `--key "${values.key}" is not a key fingerprint: it has 64 hex digits (spaces allowed), as the box's About page shows it.`);
+  const pin = { ...(boxIdPin ? { boxId: boxIdPin } : {}), ...(keyPin ? { keyFingerprint: keyPin } : {}) };
   const file = resolve(positionals[0]!);
   // On the box, also check that this box made it; elsewhere the signature alone is checked.
   const vault = new Vault(dataPaths(await dataDirOf(values)).vault);
   const boxPublicKey = (await vault.isInitialized().catch(() => false)) ? await vault.signPublicKey() : undefined;
-  const r = await verifyExport(file, boxPublicKey ? { boxPublicKey } : {});
+  const r = await verifyExport(file, { ...(boxPublicKey ? { boxPublicKey } : {}), pin });
   if (values.json) {
     console.log(JSON.stringify(r, null, 2));
-  } else if (r.ok) {
-    console.log(`${file}: OK — ${r.filesOk} files intact, signature valid, box ${r.boxId}${r.signedByThisBox ? ' (this box)' : ''}${r.request ? `, request ${r.request}` : ''}.`);
+    return r.ok ? 0 : 5;
+  }
+  // Printed first and apart: these two lines are what the recipient compares with the box.
+  if (r.keyFingerprint) {
+    // The id derived from the key itself, not the one the manifest claims (a mismatch is reported below).
+    console.log(`Signed by box id:      ${r.keyFingerprint.replaceAll(' ', '').slice(0, 16)}`);
+    console.log(`Signing key (SHA-256): ${r.keyFingerprint}\n`);
+  }
+  if (r.ok) {
+    console.log(`${file}: OK — ${r.filesOk} files intact, signature valid, box ${r.boxId}${r.signedByThisBox ? ' (this box)' : ''}${r.pinned ? ' (the box you named)' : ''}${r.request ? `, request ${r.request}` : ''}.`);
+    if (!r.pinned && !r.signedByThisBox) {
+      console.log('The signature was checked with the key inside the bundle, which anyone could have put there. Compare the box id and key above with the box\'s About page, or check again with --box-id or --key.');
+    }
   } else {
     console.log(`${file}: FAILED — ${r.problems.length} problem(s):`);
     for (const pr of r.problems) console.log(`  ${pr.kind.toUpperCase()}${pr.file ? ` ${pr.file}` : ''}: ${pr.message}`);

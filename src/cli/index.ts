@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { mkdir } from 'node:fs/promises';
+import { prepareDataDir } from '../datadir.ts';
 import { userInfo } from 'node:os';
 import { prompt } from './prompt.ts';
 import { sendControl } from '../control.ts';
@@ -10,6 +10,8 @@ import { Vault } from '../vault/vault.ts';
 import { SettingsStore } from '../config/settings.ts';
 import { AuditLog } from '../audit/audit.ts';
 import { firstRunSetup } from '../setup.ts';
+import { changeOwnPassphrase } from '../passphrase.ts';
+import { PassphraseStrength } from '../vault/strength.ts';
 import { isRvError, RvError } from '../errors.ts';
 import { EXPORT_HELP, exportCli } from './export.ts';
 import { ANALYZE_HELP, analyzeCli } from './analyze.ts';
@@ -20,6 +22,8 @@ const HELP = `usage: ringvault <command> [--data DIR | --config FILE]
 commands:
   start          run the appliance (same as npm start)
   init           first-run setup in this terminal: admin passphrase, recovery key
+  passwd         change your own passphrase (rewraps your keyslot; your web sessions end)
+  claim-code     print the one-time code the web setup of a fresh box asks for
   unlock         unlock the vault of the running box (passphrase or recovery key)
   verify-audit   check the audit log's hash chain; names the first edited, removed or reordered entry
 ${EXPORT_HELP}
@@ -34,14 +38,22 @@ async function dataDirOf(values: { data?: string; config?: string }): Promise<st
   return resolve(file ? (await loadConfigFile(file)).dataDir : './data');
 }
 
-async function newPassphrase(): Promise<string> {
+/** Asks twice; a passphrase too easy to guess is refused with the reason in English and Dutch. */
+async function newPassphrase(strength: PassphraseStrength, username: string): Promise<string> {
+  strength.warm();
   for (;;) {
-    const a = await prompt('New passphrase (at least 8 characters, not shown): ', { secret: true });
-    if (a.length < 8) { console.log('Too short: use at least 8 characters; a few random words are best.'); continue; }
+    const a = await prompt('New passphrase (four or more unrelated words; not shown): ', { secret: true });
+    const v = strength.judge(a, [username]);
+    if (!v.ok) { console.log(`${v.reason!.en}\n${v.reason!.nl}`); continue; }
     const b = await prompt('Repeat the passphrase: ', { secret: true });
     if (a === b) return a;
     console.log('The two passphrases differ; try again.');
   }
+}
+
+/** Turns a refusal from the running box into an error, with both languages where the box gave them. */
+function refused(r: { ok: false; code: string; message: string; localized?: { nl: string; en: string } }): RvError {
+  return new RvError(r.code as `RV_ERR_${string}`, r.localized ? `${r.localized.en}\n${r.localized.nl}` : r.message);
 }
 
 function showRecoveryKey(key: string): void {
@@ -56,25 +68,57 @@ with it, and only with it, the recordings can be opened if every passphrase is l
 
 async function init(dataDir: string): Promise<void> {
   const p = dataPaths(dataDir);
+  const strength = new PassphraseStrength();
   const username = (await prompt('Administrator user name [admin]: ')).trim() || 'admin';
-  const passphrase = await newPassphrase();
+  const passphrase = await newPassphrase(strength, username);
+  // The local control socket (0600 in the 0700 data folder) is proof enough of being at the box: no claim code.
   const running = await sendControl(p.socket, { cmd: 'setup', username, passphrase });
   if (running) {
-    if (!running.ok) throw new RvError(running.code as `RV_ERR_${string}`, running.message);
+    if (!running.ok) throw refused(running);
     showRecoveryKey(String(running.recoveryKey));
     return;
   }
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  await prepareDataDir(dataDir);
   const settings = new SettingsStore(p.settings);
   await settings.load();
   const audit = new AuditLog(p.audit);
   await audit.open();
   try {
-    const r = await firstRunSetup({ vault: new Vault(p.vault), settings, audit, now: Date.now }, username, passphrase, 'cli');
+    const r = await firstRunSetup({ vault: new Vault(p.vault), settings, audit, now: Date.now, strength }, username, passphrase, 'cli');
     showRecoveryKey(r.recoveryKey);
   } finally {
     await audit.close();
   }
+}
+
+async function passwd(dataDir: string, user: string | undefined): Promise<void> {
+  const p = dataPaths(dataDir);
+  const strength = new PassphraseStrength();
+  const username = user ?? ((await prompt(`User name [${userInfo().username}]: `)).trim() || userInfo().username);
+  const current = await prompt('Current passphrase (not shown): ', { secret: true });
+  const next = await newPassphrase(strength, username);
+  const running = await sendControl(p.socket, { cmd: 'passwd', username, current, next });
+  if (running) {
+    if (!running.ok) throw refused(running);
+  } else {
+    const settings = new SettingsStore(p.settings);
+    await settings.load();
+    const audit = new AuditLog(p.audit);
+    await audit.open();
+    try {
+      await changeOwnPassphrase({ vault: new Vault(p.vault), settings, audit, strength }, username, current, next);
+    } finally {
+      await audit.close();
+    }
+  }
+  console.log(`The passphrase of "${username}" is changed; its keyslot is rewrapped${running ? ' and its web sessions have ended' : ''}.`);
+}
+
+async function claimCode(dataDir: string): Promise<void> {
+  const r = await sendControl(dataPaths(dataDir).socket, { cmd: 'claim-code' });
+  if (!r) throw new RvError('RV_ERR_NOT_RUNNING', `No ringvault is running with data in ${dataDir}; start it first (systemctl start ringvault). The code is made at every start.`);
+  if (!r.ok) throw refused(r);
+  console.log(String(r.claimCode));
 }
 
 async function unlock(dataDir: string): Promise<void> {
@@ -110,11 +154,13 @@ export async function cli(argv: string[]): Promise<number> {
   if (cmd === 'export' || cmd === 'verify-export') return exportCli(cmd, rest);
   if (cmd === 'analyze' || cmd === 'line-check') return analyzeCli(cmd, rest);
   if (cmd === 'import-pcap') return importPcapCommand(rest);
-  const { values } = parseArgs({ args: rest, options: { data: { type: 'string' }, config: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({ args: rest, options: { data: { type: 'string' }, config: { type: 'string' }, user: { type: 'string' } }, strict: true });
   const dataDir = await dataDirOf(values);
   switch (cmd) {
     case 'init': await init(dataDir); return 0;
     case 'unlock': await unlock(dataDir); return 0;
+    case 'passwd': await passwd(dataDir, values.user); return 0;
+    case 'claim-code': await claimCode(dataDir); return 0;
     case 'verify-audit': return verifyAudit(dataDir);
     case undefined: case 'help': case '--help': case '-h': console.log(HELP); return 0;
     default: console.error(`ringvault: unknown command "${cmd}"\n\n${HELP}`); return 2;

@@ -5,7 +5,7 @@ import yazl from 'yazl';
 import { RvError } from '../errors.ts';
 import { wavHeader } from '../audio/wav.ts';
 import type { CallHeader, CallMeta } from '../archive/format.ts';
-import { FORMAT, MANIFEST, SIGNATURE, boxIdOf, ed25519Pem, type Manifest } from './manifest.ts';
+import { FORMAT, MANIFEST, SIGNATURE, boxIdOf, ed25519Pem, keyFingerprintOf, type Manifest } from './manifest.ts';
 import { metadataCsv, readmeText, type ExportLang, type ExportedCall } from './texts.ts';
 
 /** What a bundle reads calls from: the running Archive, or the read-only view the CLI uses beside a running box. */
@@ -117,7 +117,7 @@ export async function writeBundle(out: Writable, o: BundleOptions): Promise<Bund
   }
   texts.push({ name: 'metadata.json', data: Buffer.from(JSON.stringify({ format: FORMAT, boxId, request: o.request, exportedAt: mtime.toISOString(), calls }, null, 2) + '\n', 'utf8') });
   texts.push({ name: 'metadata.csv', data: metadataCsv(calls, o.lang) });
-  texts.push({ name: 'README.txt', data: Buffer.from(readmeText({ lang: o.lang, calls: calls.length, boxId, request: o.request, createdAt: mtime }), 'utf8') });
+  texts.push({ name: 'README.txt', data: Buffer.from(readmeText({ lang: o.lang, calls: calls.length, boxId, keyFingerprint: keyFingerprintOf(publicKey), request: o.request, createdAt: mtime }), 'utf8') });
 
   const wavTotal = headers.reduce((s, h) => s + wavBytesOf(h), 0);
   const progress: ExportProgress = { filesDone: 0, filesTotal: headers.length + texts.length + 2, bytesDone: 0, bytesTotal: wavTotal + texts.reduce((s, t) => s + t.data.length, 0) + 8192 };

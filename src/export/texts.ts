@@ -45,7 +45,7 @@ export function metadataCsv(calls: readonly ExportedCall[], lang: ExportLang): B
   return Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(rows.join('\r\n') + '\r\n', 'utf8')]);
 }
 
-export function readmeText(o: { lang: ExportLang; calls: number; boxId: string; request?: string; createdAt: Date }): string {
+export function readmeText(o: { lang: ExportLang; calls: number; boxId: string; keyFingerprint: string; request?: string; createdAt: Date }): string {
   const when = excelTime(o.createdAt.toISOString());
   const nl = `Export van gespreksopnamen
 ==========================
@@ -67,12 +67,24 @@ manifest.sig  de Ed25519-handtekening van het kastje over manifest.json.
 Controleren
 -----------
 Op het kastje:   ringvault verify-export <dit-bestand>.zip
+Elders:          ringvault verify-export <dit-bestand>.zip --key "<vingerafdruk>"
+
+Een geldige handtekening bewijst alleen dat niets veranderd is sinds iemand tekende. Dat het
+kastje zelf tekende, blijkt pas als de sleutel die van het kastje is. Vraag daarom de beheerder
+van het kastje om het kastje-id en de vingerafdruk van de sleutel zoals de pagina "Over" in de
+webpagina van het kastje ze toont (telefonisch, of op papier; niet uit dit zip-bestand, want
+een vervalser zet er zijn eigen waarden in), en geef die aan verify-export: --box-id <id> of
+--key "<vingerafdruk>". Dit zip-bestand noemt:
+  kastje-id:                     ${o.boxId}
+  vingerafdruk van de sleutel:   ${o.keyFingerprint}
+
 Zelf, met standaardgereedschap:
   1. pak het zip-bestand uit en vergelijk "sha256sum <bestand>" met manifest.json;
   2. zet "publicKeyPem" uit manifest.json in key.pem en voer uit:
      openssl pkeyutl -verify -pubin -inkey key.pem -rawin -in manifest.json -sigfile manifest.sig
      ("Signature Verified Successfully" betekent: ongewijzigd sinds het kastje dit maakte);
-  3. vergelijk de sleutel met die van het kastje (kastje-id ${o.boxId}).
+  3. "sha256sum" van de 32 ruwe sleutelbytes (publicKey in manifest.json, base64) moet de
+     vingerafdruk op de pagina "Over" van het kastje zijn.
 Een gewijzigd, ontbrekend of extra bestand wordt zo altijd gevonden.
 `;
   const en = `Export of call recordings
@@ -95,12 +107,23 @@ manifest.sig  the box's Ed25519 signature over manifest.json.
 How to verify
 -------------
 On the box:      ringvault verify-export <this-file>.zip
+Elsewhere:       ringvault verify-export <this-file>.zip --key "<fingerprint>"
+
+A valid signature only proves that nothing changed since someone signed. That the box itself
+signed shows only when the key is the box's own. So ask the box's administrator for the box id
+and key fingerprint as the "About" page of the box's web page shows them (by phone or on paper;
+not from this zip, where a forger would put their own), and give them to verify-export:
+--box-id <id> or --key "<fingerprint>". This zip names:
+  box id:            ${o.boxId}
+  key fingerprint:   ${o.keyFingerprint}
+
 By hand, with standard tools:
   1. unzip the file and compare "sha256sum <file>" with manifest.json;
   2. put "publicKeyPem" from manifest.json into key.pem and run:
      openssl pkeyutl -verify -pubin -inkey key.pem -rawin -in manifest.json -sigfile manifest.sig
      ("Signature Verified Successfully" means: unchanged since the box made it);
-  3. compare the key with the box's own (box id ${o.boxId}).
+  3. "sha256sum" of the 32 raw key bytes (publicKey in manifest.json, base64) must be the
+     fingerprint on the box's "About" page.
 Any altered, missing or extra file is found this way.
 `;
   return (o.lang === 'nl' ? nl : en).replaceAll('\n', '\r\n');

@@ -1,13 +1,20 @@
 import { createHash } from 'node:crypto';
-import { FORMAT, MANIFEST, SIGNATURE, boxIdOf, verifySignature, type Manifest } from './manifest.ts';
+import { FORMAT, MANIFEST, SIGNATURE, boxIdOf, keyFingerprintOf, normalizeFingerprint, verifySignature, type Manifest } from './manifest.ts';
 import { ZipReader, isZipError, type ZipEntry } from './zipread.ts';
 
-export interface VerifyProblem { file?: string; kind: 'altered' | 'missing' | 'extra' | 'signature' | 'manifest' | 'zip' | 'other-box'; message: string }
+export interface VerifyProblem { file?: string; kind: 'altered' | 'missing' | 'extra' | 'signature' | 'manifest' | 'zip' | 'other-box' | 'not-pinned-box'; message: string }
+
+/** What the recipient knows of the box from elsewhere (its About page): its id, or its key's full fingerprint. */
+export interface BoxPin { boxId?: string; keyFingerprint?: string }
 
 export interface VerifyResult {
   ok: boolean;
   file: string;
   boxId?: string;
+  /** SHA-256 of the signing key in the bundle, grouped: compare with the box's About page */
+  keyFingerprint?: string;
+  /** set when a pin was given: whether the bundle's key is the pinned one */
+  pinned?: boolean;
   request?: string;
   calls?: number;
   /** files the manifest lists that were found intact */
@@ -42,7 +49,7 @@ function parseManifest(bytes: Buffer): Manifest | string {
  * Checks an export bundle: the zip structure, the manifest signature, and every file's SHA-256.
  * Names each altered, missing or extra file. With `boxPublicKey` it also says whether this box signed it.
  */
-export async function verifyExport(path: string, opts: { boxPublicKey?: Uint8Array } = {}): Promise<VerifyResult> {
+export async function verifyExport(path: string, opts: { boxPublicKey?: Uint8Array; pin?: BoxPin } = {}): Promise<VerifyResult> {
   const r: VerifyResult = { ok: false, file: path, filesOk: 0, problems: [] };
   let zip: ZipReader;
   try {
@@ -71,6 +78,16 @@ export async function verifyExport(path: string, opts: { boxPublicKey?: Uint8Arr
     r.request = m.request;
     r.calls = m.calls;
     const key = Buffer.from(m.signing.publicKey, 'base64');
+    r.keyFingerprint = keyFingerprintOf(key);
+    // The key in the bundle proves nothing by itself: a forger signs with their own. A pin is the trust.
+    if (opts.pin && (opts.pin.boxId !== undefined || opts.pin.keyFingerprint !== undefined)) {
+      const want = opts.pin.keyFingerprint !== undefined ? normalizeFingerprint(opts.pin.keyFingerprint) : undefined;
+      const wantId = opts.pin.boxId !== undefined ? normalizeFingerprint(opts.pin.boxId) : undefined;
+      r.pinned = (want === undefined || want === normalizeFingerprint(r.keyFingerprint)) && (wantId === undefined || wantId === boxIdOf(key));
+      if (!r.pinned) {
+        r.problems.push({ kind: 'not-pinned-box', message: `signed with key ${r.keyFingerprint} (box ${boxIdOf(key)}), not by the box you named (${[wantId && `box id ${wantId}`, want && `key ${want}`].filter(Boolean).join(', ')}): this bundle was not made by that box` });
+      }
+    }
     if (se) {
       const sig = await readEntry(zip, se, 1024);
       if (!verifySignature(manifestBytes, sig, key)) r.problems.push({ file: MANIFEST, kind: 'signature', message: 'the signature does not match manifest.json: the manifest or its signature was altered' });

@@ -41,6 +41,9 @@ export async function buildApp(box: Box, o: AppOptions): Promise<App> {
     ...(o.https ? { https: o.https } : {}),
   } as FastifyServerOptions).withTypeProvider<TypeBoxTypeProvider>();
   const sessions = new Sessions(o.sessionHours * 3600_000, box.clock.now);
+  const endSessions = (user: string, keep: string | undefined): void => sessions.dropUserExcept(user, keep);
+  box.userEvents.on('passphrase', endSessions);
+  app.addHook('onClose', async () => { box.userEvents.off('passphrase', endSessions); });
   const cookieBase = { path: '/', httpOnly: true, sameSite: 'strict' as const, secure: o.tls };
 
   await app.register(helmet, {
@@ -68,7 +71,7 @@ export async function buildApp(box: Box, o: AppOptions): Promise<App> {
   });
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
-    if (isRvError(err)) return reply.status(err.status).send({ error: { code: err.code, message: err.message } });
+    if (isRvError(err)) return reply.status(err.status).send({ error: { code: err.code, message: err.message, ...(err.localized ? { localized: err.localized } : {}) } });
     if (err.validation) return reply.status(400).send({ error: { code: 'RV_ERR_BAD_REQUEST', message: `The request is not valid: ${err.message}. Check the fields and send it again.` } });
     if (err.code?.startsWith('FST_CSRF')) return reply.status(403).send({ error: { code: 'RV_ERR_CSRF', message: 'The page is out of date or the request did not come from it; reload the page and try again.' } });
     if (err.statusCode === 429) return reply.status(429).send({ error: { code: 'RV_ERR_TOO_MANY_ATTEMPTS', message: 'Too many attempts; wait a minute and try again.' } });

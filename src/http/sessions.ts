@@ -31,6 +31,11 @@ export class Sessions {
 
   /** After a user is deleted or their role changes, their sessions end. */
   dropUser(user: string): void { for (const [t, s] of this.byToken) if (s.user === user) this.byToken.delete(t); }
+
+  /** After a passphrase change, every session of the user ends except the one that changed it. */
+  dropUserExcept(user: string, keep: string | undefined): void {
+    for (const [t, s] of this.byToken) if (s.user === user && t !== keep) this.byToken.delete(t);
+  }
 }
 
 export const STAFF_AND_UP: readonly Role[] = ['admin', 'manager', 'reviewer', 'staff'];

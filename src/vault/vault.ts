@@ -7,7 +7,7 @@ import { ensureDir, fsyncDir, isTempName, writeFileDurable } from '../archive/du
 import { SORTABLE_ID, newSortableId } from '../archive/ids.ts';
 import { formatRecoveryKey, parseRecoveryKey, RECOVERY_KEY_BYTES } from './recovery-key.ts';
 import {
-  openWithPassphrase, openWithRecovery, parseKeyslot, sealWithPassphrase, sealWithRecovery,
+  openWithPassphrase, openWithPassphraseAndVerifier, openWithRecovery, parseKeyslot, sealWithPassphrase, sealWithRecovery,
   type Keyslot, type PassphraseSlot, type RecoverySlot,
 } from './keyslot.ts';
 
@@ -120,7 +120,8 @@ export class Vault {
     return info;
   }
 
-  init(user: string, passphrase: string): Promise<{ recoveryKey: string }> {
+  /** `verifier`: the admin's login verifier, from the same KDF run as their keyslot. */
+  init(user: string, passphrase: string): Promise<{ recoveryKey: string; verifier: string }> {
     return this.serial(async () => {
       checkUser(user);
       checkPassphrase(passphrase);
@@ -136,14 +137,15 @@ export class Vault {
       try {
         // Stored in the clear (0600) because the box signs unattended; it guards integrity, and a thief with the box could feed it audio anyway.
         await writeFileDurable(this.signKeyPath, seed, 0o600);
-        await this.writeSlot(slotFileOf(user), await sealWithPassphrase(user, passphrase, box.secretKey));
+        const { slot, verifier } = await sealWithPassphrase(user, passphrase, box.secretKey);
+        await this.writeSlot(slotFileOf(user), slot);
         await this.writeSlot(RECOVERY_SLOT, sealWithRecovery(recovery, box.secretKey));
         const now = Date.now();
         await writeFileDurable(this.infoPath, JSON.stringify({ v: 1, createdAt: now, boxPublicKey: b64(box.publicKey), signPublicKey: b64(signer.publicKey) }, null, 2) + '\n');
         this.info = { v: 1, createdAt: now, boxPublicKey: box.publicKey, signPublicKey: signer.publicKey };
         this.signer = signer;
         this.setSecret(box.secretKey);
-        return { recoveryKey: formatRecoveryKey(recovery) };
+        return { recoveryKey: formatRecoveryKey(recovery), verifier };
       } finally {
         seed.fill(0);
         recovery.fill(0);
@@ -236,16 +238,54 @@ export class Vault {
     return this.secretKey;
   }
 
-  addKeyslot(user: string, passphrase: string): Promise<void> {
+  /** Gives `user` a keyslot; returns their login verifier, from the same KDF run. */
+  addKeyslot(user: string, passphrase: string): Promise<string> {
     return this.serial(async () => {
       checkUser(user);
       checkPassphrase(passphrase);
       await this.loadInfo();
       const sk = this.requireUnlocked();
-      const slot = await sealWithPassphrase(user, passphrase, sk);
+      const { slot, verifier } = await sealWithPassphrase(user, passphrase, sk);
       if (this.secretKey !== sk) throw locked();
       await this.writeSlot(slotFileOf(user), slot);
+      return verifier;
     });
+  }
+
+  /**
+   * Rewraps a user's own keyslot under a new passphrase. The old passphrase opens the slot, so this
+   * works while the vault is locked too. Returns the new login verifier (same KDF run as the slot).
+   */
+  changePassphrase(user: string, current: string, next: string): Promise<string> {
+    return this.serial(async () => {
+      checkUser(user);
+      checkPassphrase(next);
+      const info = await this.loadInfo();
+      const old = await this.readSlot(slotFileOf(user));
+      if (old?.kind !== 'passphrase' || old.user !== user) throw new RvError('RV_ERR_NO_KEYSLOT', `"${user}" has no keyslot in this vault.`, 404);
+      const sk = await openWithPassphrase(old, current);
+      if (!sk) throw new RvError('RV_ERR_WRONG_PASSPHRASE', 'The current passphrase is not right; check Caps Lock and the keyboard layout, and try again.', 401);
+      try {
+        if (!equal(nacl.box.keyPair.fromSecretKey(sk).publicKey, info.boxPublicKey)) {
+          throw new RvError('RV_ERR_VAULT_CORRUPT', `The keyslot of "${user}" opened but its key does not match ${this.infoPath}; restore the vault folder from a backup.`, 500);
+        }
+        const { slot, verifier } = await sealWithPassphrase(user, next, sk);
+        // Written in place (temp, fsync, rename): the old wrapping is gone once the new one is durable.
+        await this.writeSlot(slotFileOf(user), slot);
+        return verifier;
+      } finally {
+        sk.fill(0);
+      }
+    });
+  }
+
+  /** The login verifier that belongs to a user's keyslot (for verifiers made before they shared the slot's KDF run). */
+  async verifierFor(user: string, passphrase: string): Promise<string | undefined> {
+    const slot = await this.readSlot(slotFileOf(user));
+    if (slot?.kind !== 'passphrase' || slot.user !== user) return undefined;
+    const r = await openWithPassphraseAndVerifier(slot, passphrase);
+    r?.secret.fill(0);
+    return r?.verifier;
   }
 
   removeKeyslot(user: string): Promise<void> {

@@ -5,7 +5,15 @@ import { dirname, join } from 'node:path';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-export interface Appliance { url: string; child: ChildProcess; stderr: () => string; stdout: () => string; stop(signal?: NodeJS.Signals): Promise<void> }
+export interface Appliance { url: string; child: ChildProcess; stderr: () => string; stdout: () => string; stop(signal?: NodeJS.Signals): Promise<void>; claimCode: () => string }
+
+/**
+ * Claim codes the started appliances printed, by URL, so setUpBox(url, …) can set up a fresh box as
+ * its owner would (reading the code from the console). Test-helper state, kept for the tests' life.
+ */
+const claimCodes = new Map<string, string>();
+export const claimCodeOf = (url: string): string => claimCodes.get(url) ?? '';
+const CLAIM_LINE = /claim code for the first setup: ([0-9A-Z]{5}-[0-9A-Z]{5})/;
 
 /** Starts the real appliance (src/main.ts) on a free port and waits for its listening line. */
 export async function startAppliance(dataDir: string, args: string[] = [], opts: { env?: Record<string, string> } = {}): Promise<Appliance> {
@@ -24,8 +32,16 @@ export async function startAppliance(dataDir: string, args: string[] = [], opts:
     });
     child.once('exit', (code) => { clearTimeout(timer); rej(new Error(`appliance exited with ${code}:\n${out}\n${err}`)); });
   });
+  // The claim line follows the data line, and only on a box that is not set up yet.
+  const claimCode = async (): Promise<void> => {
+    const settled = (): boolean => /data in .*\n/.test(out) && (!/set up the box/.test(out) || CLAIM_LINE.test(out));
+    for (let i = 0; i < 400 && !settled() && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 25));
+    const m = CLAIM_LINE.exec(out);
+    if (m) claimCodes.set(url, m[1]!);
+  };
+  await claimCode();
   return {
-    url, child, stderr: () => err, stdout: () => out,
+    url, child, stderr: () => err, stdout: () => out, claimCode: () => CLAIM_LINE.exec(out)?.[1] ?? '',
     async stop(signal = 'SIGTERM') {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = once(child, 'exit');
@@ -86,7 +102,7 @@ export class Client {
 export async function setUpBox(url: string, username: string, passphrase: string): Promise<Client> {
   const admin = new Client(url);
   await admin.state();
-  await admin.json('POST', '/api/setup', { username, passphrase });
+  await admin.json('POST', '/api/setup', { username, passphrase, claimCode: claimCodeOf(url) });
   await admin.state();
   return admin;
 }

@@ -22,7 +22,9 @@ export function runPty(args: string[], answers: [RegExp, string][], { cols = 120
     p.onData((d) => {
       out += d;
       const a = answers[next];
-      if (a && a[0].test(out.slice(out.lastIndexOf('\n', out.length - 2) + 1))) {
+      // A prompt waits at the end of the output with no newline after it; a line already answered
+      // (it ends in a newline) must not match again while the CLI is still busy with the answer.
+      if (a && a[0].test(out.slice(out.lastIndexOf('\n') + 1))) {
         next++;
         setTimeout(() => p.write(a[1] + '\r'), 20);
       }

@@ -44,6 +44,9 @@ function recoveryPanel() {
 export default function setupView() {
   if (ctx.pendingRecoveryKey) return { el: recoveryPanel(), title: t('recovery.title') };
 
+  // Proof of being the box's owner (issue 10): the code the box printed to its log, unless the save button was held.
+  const buttonArmed = !!(ctx.state && ctx.state.claim && ctx.state.claim.buttonArmed);
+  const claim = h('input', { type: 'text', name: 'claim', autocomplete: 'off', required: !buttonArmed, testid: 'setup-claim', autocapitalize: 'characters', spellcheck: 'false', placeholder: 'XXXXX-XXXXX' });
   const username = h('input', { type: 'text', name: 'username', value: 'admin', autocomplete: 'username', required: true, testid: 'setup-username', autocapitalize: 'none', spellcheck: 'false' });
   const pass = h('input', { type: 'password', name: 'passphrase', autocomplete: 'new-password', required: true, minlength: String(MIN_PASSPHRASE), testid: 'setup-passphrase' });
   const repeat = h('input', { type: 'password', name: 'repeat', autocomplete: 'new-password', required: true, minlength: String(MIN_PASSPHRASE), testid: 'setup-repeat' });
@@ -59,12 +62,13 @@ export default function setupView() {
       onsubmit: submitHandler({
         err, submit, busyLabel: t('setup.busy'),
         checks: [
+          [() => !buttonArmed && !claim.value.trim(), t('err.claimRequired'), claim],
           [() => !username.value.trim(), t('err.usernameRequired'), username],
           [() => pass.value.length < MIN_PASSPHRASE, t('err.tooShort'), pass],
           [() => pass.value !== repeat.value, t('err.mismatch'), repeat],
         ],
         run: async () => {
-          const res = await post('/api/setup', { username: username.value.trim(), passphrase: pass.value, language: getLang() });
+          const res = await post('/api/setup', { username: username.value.trim(), passphrase: pass.value, language: getLang(), ...(claim.value.trim() ? { claimCode: claim.value.trim() } : {}) });
           ctx.pendingRecoveryKey = res.recoveryKey;
           pass.value = '';
           repeat.value = '';
@@ -74,6 +78,7 @@ export default function setupView() {
         },
       }),
     },
+    buttonArmed ? h('p', { class: 'ok-box', role: 'status', testid: 'setup-button-armed' }, t('setup.buttonArmed')) : field(t('setup.claim'), claim, t('setup.claimHint')),
     field(t('setup.username'), username),
     field(t('setup.passphrase'), pass, t('setup.hint')),
     field(t('setup.repeat'), repeat),

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { RouteContext } from '../app.ts';
 import { SESSION_COOKIE, STAFF_AND_UP, MANAGERS, REVIEWERS, allow } from '../sessions.ts';
 import { RvError } from '../../errors.ts';
+import { boxIdOf, keyFingerprintOf } from '../../export/manifest.ts';
 
 const Credentials = Type.Object({ username: Type.String({ minLength: 1, maxLength: 64 }), passphrase: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false });
 
@@ -24,10 +25,20 @@ export const authRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => asyn
       // Box health (issue 5): strangers learn only whether all is well; a login sees what is wrong.
       health: s ? (box.health?.report() ?? null) : { ok: box.health?.report().ok ?? true },
       simBoard: box.board?.kind === 'sim',
+      // The setup page asks for the claim code unless someone held the save button.
+      ...(initialized ? {} : { claim: { buttonArmed: box.claim?.buttonArmed ?? false } }),
     };
   });
 
-  app.post('/api/setup', { schema: { body: Type.Object({ username: Type.String({ minLength: 1, maxLength: 32 }), passphrase: Type.String({ minLength: 1, maxLength: 1024 }), language: Type.Optional(Type.Union([Type.Literal('nl'), Type.Literal('en')])) }, { additionalProperties: false }) } }, async (req, reply) => {
+  const SetupBody = Type.Object({
+    username: Type.String({ minLength: 1, maxLength: 32 }), passphrase: Type.String({ minLength: 1, maxLength: 1024 }),
+    language: Type.Optional(Type.Union([Type.Literal('nl'), Type.Literal('en')])), claimCode: Type.Optional(Type.String({ maxLength: 64 })),
+  }, { additionalProperties: false });
+  app.post('/api/setup', { config: { rateLimit: { max: ctx.o.loginsPerMinute, timeWindow: 60_000 } }, schema: { body: SetupBody } }, async (req, reply) => {
+    if (!(await box.initialized()) && !box.claim?.accepts(req.body.claimCode)) {
+      await box.auditStranger(req.ip, 'setup.refused');
+      throw new RvError('RV_ERR_CLAIM_CODE', 'Setting up this box needs its claim code: it is printed in the box\'s log (sudo journalctl -u ringvault | grep "claim code"), or hold the save button for two seconds and try again.', 403);
+    }
     const { recoveryKey, user } = await box.setup(req.body.username, req.body.passphrase);
     if (req.body.language) await box.updateSettings(user.name, { language: req.body.language });
     const s = sessions.create(user.name, user.role);
@@ -36,11 +47,26 @@ export const authRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => asyn
   });
 
   app.post('/api/login', { config: { rateLimit: { max: ctx.o.loginsPerMinute, timeWindow: 60_000 } }, schema: { body: Credentials } }, async (req, reply) => {
-    const user = await box.authenticate(req.body.username, req.body.passphrase);
+    const user = await box.authenticate(req.body.username, req.body.passphrase, req.ip);
     sessions.drop(req.cookies[SESSION_COOKIE]);
     const s = sessions.create(user.name, user.role, user.extension);
     reply.setCookie(SESSION_COOKIE, s.token, cookieBase);
     return { user: { name: user.name, role: user.role, ...(user.extension ? { extension: user.extension } : {}) } };
+  });
+
+  // The box's identity, as export recipients compare it (issue 10): any logged-in user may read it.
+  app.get('/api/about', { onRequest: allow(STAFF_AND_UP) }, async () => {
+    const key = (await box.initialized()) ? await box.vault.signPublicKey() : undefined;
+    return { version: ctx.o.version, ...(key ? { boxId: boxIdOf(key), keyFingerprint: keyFingerprintOf(key) } : {}) };
+  });
+
+  // Changing one's own passphrase: any role; rewraps the keyslot and ends the user's other sessions.
+  app.post('/api/me/passphrase', {
+    onRequest: allow(STAFF_AND_UP), config: { rateLimit: { max: ctx.o.loginsPerMinute, timeWindow: 60_000 } },
+    schema: { body: Type.Object({ current: Type.String({ minLength: 1, maxLength: 1024 }), next: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false }) },
+  }, async (req) => {
+    await box.changePassphrase(req.session!.user, req.body.current, req.body.next, req.session!.token);
+    return { ok: true };
   });
 
   app.post('/api/logout', { onRequest: allow(STAFF_AND_UP) }, async (req, reply) => {
