@@ -53,6 +53,8 @@ export interface SmallDiskBox {
   ctl(cmd: string): Promise<string>;
   /** after `start`: the new listening URL */
   nextUrl(): Promise<string>;
+  /** the first-setup claim code the box printed */
+  claimCode(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -91,6 +93,7 @@ export async function startOnSmallDisk(mountDir: string, sizeMb: number, args: s
   const url = await nextUrl();
   return {
     url, dataDir, child, stderr: () => err, nextUrl,
+    claimCode: () => next((l) => /claim code for the first setup: ([0-9A-Z]{5}-[0-9A-Z]{5})/.exec(l)?.[1], 'the claim code'),
     async ctl(c: string) {
       child.stdin!.write(`${c}\n`);
       const word = c.split(' ')[0]!;
