@@ -30,6 +30,7 @@ import type { ControlBoard } from './board/board.ts';
 import { createBoard } from './board/factory.ts';
 import { BoardController } from './board/controller.ts';
 import { Health } from './health.ts';
+import { Codecs } from './codecs/codecs.ts';
 import { prepareDataDir } from './datadir.ts';
 import { ClaimCode } from './vault/claim.ts';
 import type { RequestRegister } from './requests/register.ts';
@@ -146,19 +147,21 @@ export class Box {
       box.sources.push(box.sim);
     }
     const siprecLines = cfg.lines.filter((l) => l.source === 'siprec');
+    const pcapLines = cfg.lines.filter((l) => l.source === 'pcap');
+    // G.722, G.729 and Opus through Debian's libraries; one log line for each one missing, and the box runs on
+    const codecs = siprecLines.length + pcapLines.length > 0 ? Codecs.open(o.log) : undefined;
     if (siprecLines.length > 0) {
       const sc = cfg.siprec;
       box.siprec = new SiprecSource({
-        lines: siprecLines.map((l) => ({ id: l.id, channels: l.channels, match: l.match ?? [] })), log: o.log, now: o.clock.now,
+        lines: siprecLines.map((l) => ({ id: l.id, channels: l.channels, match: l.match ?? [] })), log: o.log, now: o.clock.now, codecs,
         server: { host: sc.host, port: sc.port, udp: sc.udp, tcp: sc.tcp, mediaAddr: sc.mediaAddr, rtpPortMin: sc.rtpPortMin, rtpPortMax: sc.rtpPortMax, rtpTimeoutMs: sc.rtpTimeoutSec * 1000, answerDelayMs: sc.answerDelayMs, maxSessions: sc.maxSessions, allowFrom: sc.allowFrom },
       });
       box.sources.push(box.siprec);
     }
-    const pcapLines = cfg.lines.filter((l) => l.source === 'pcap');
     if (pcapLines.length > 0) {
       box.sources.push(new PcapSource({
         lines: pcapLines.map((l) => ({ id: l.id, channels: l.channels, match: l.match ?? [] })), log: o.log, now: o.clock.now,
-        interface: cfg.pcap.interface, filter: cfg.pcap.filter, rtpTimeoutMs: cfg.pcap.rtpTimeoutSec * 1000,
+        interface: cfg.pcap.interface, filter: cfg.pcap.filter, rtpTimeoutMs: cfg.pcap.rtpTimeoutSec * 1000, codecs,
       }));
     }
     const holds = new HoldStore({

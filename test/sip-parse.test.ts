@@ -153,8 +153,19 @@ test('SDP: streams, static payloads, directions, labels; answer', () => {
     ['out', '10.1.1.2', 4002, 'inactive', 'G729'],
     [undefined, '10.1.1.1', 0, 'sendonly', 'pt96'],
   ]);
-  assert.deepEqual(chooseAudioPayloads(s.streams[0]!.payloads).map((p) => p.pt), [0, 101]);
-  assert.deepEqual(chooseAudioPayloads(s.streams[1]!.payloads), []);
+  assert.deepEqual(chooseAudioPayloads(s.streams[0]!.payloads).map((p) => p.pt), [0, 8, 101]);
+  // a codec the box cannot decode is still accepted (kept sealed, marked), after every one it can
+  assert.deepEqual(chooseAudioPayloads(s.streams[1]!.payloads).map((p) => p.codec), ['G729']);
+  assert.deepEqual(chooseAudioPayloads(s.streams[2]!.payloads.filter((p) => p.codec === 'telephone-event')), []);
+  const multi = parseSdpStreams('v=0\r\no=- 1 1 IN IP4 10.1.1.1\r\ns=-\r\nc=IN IP4 10.1.1.1\r\nt=0 0\r\n'
+    + 'm=audio 4000 RTP/AVP 96 9 18 0 13 101\r\na=rtpmap:96 opus/48000/2\r\na=fmtp:96 maxplaybackrate=16000;useinbandfec=1\r\n'
+    + 'a=rtpmap:18 G729/8000\r\na=fmtp:18 annexb=yes\r\na=rtpmap:13 CN/8000\r\na=rtpmap:101 telephone-event/48000\r\na=fmtp:101 0-15\r\n').streams[0]!.payloads;
+  assert.deepEqual(multi.find((p) => p.pt === 96), { pt: 96, codec: 'opus', rate: 48000, channels: 2, fmtp: 'maxplaybackrate=16000;useinbandfec=1' });
+  const wide = (p: { codec: string }): boolean => ['opus', 'G722', 'PCMU'].includes(p.codec);
+  assert.deepEqual(chooseAudioPayloads(multi, wide).map((p) => p.pt), [96, 9, 0, 101, 18]);
+  const echoed = parseSdpStreams(buildAnswerSdp({ addr: '192.0.2.9', sessionId: '1', version: 1, streams: [{ media: 'audio', port: 2000, payloads: chooseAudioPayloads(multi, wide), direction: 'recvonly' }] }));
+  assert.deepEqual(echoed.streams[0]!.payloads.filter((p) => p.fmtp).map((p) => [p.pt, p.fmtp]), [[96, 'maxplaybackrate=16000;useinbandfec=1'], [101, '0-15'], [18, 'annexb=yes']]);
+  assert.equal(echoed.streams[0]!.payloads[0]!.channels, 2);
   assert.equal(answerDirection('sendonly'), 'recvonly');
   assert.equal(answerDirection('sendrecv'), 'recvonly');
   assert.equal(answerDirection('inactive'), 'inactive');
@@ -162,7 +173,7 @@ test('SDP: streams, static payloads, directions, labels; answer', () => {
     { media: 'audio', port: 20000, payloads: chooseAudioPayloads(s.streams[0]!.payloads), direction: 'recvonly', label: 'in' },
     { media: 'audio', port: 0, payloads: [{ pt: 0, codec: 'PCMU', rate: 8000 }], direction: 'inactive', label: 'out' },
   ] }));
-  assert.deepEqual(ans.streams.map((x) => [x.port, x.direction, x.label, x.payloads.map((p) => p.pt).join()]), [[20000, 'recvonly', 'in', '0,101'], [0, 'sendrecv', 'out', '0']]);
+  assert.deepEqual(ans.streams.map((x) => [x.port, x.direction, x.label, x.payloads.map((p) => p.pt).join()]), [[20000, 'recvonly', 'in', '0,8,101'], [0, 'sendrecv', 'out', '0']]);
   assert.equal(ans.sessionAddr, '192.0.2.9');
   for (const bad of ['', 'hello', 'o=- 1 1 IN IP4 x\r\n']) assert.equal(malformedCode(() => parseSdpStreams(bad)), 'RV_ERR_SDP_MALFORMED', bad);
 });
@@ -173,7 +184,7 @@ const VENDORS: Array<{ file: string; transport: string; labels: Array<string | u
   { file: 'cisco-cube.sip', transport: 'TCP', labels: ['1', '2'], codecs: ['PCMU', 'PCMU'], caller: '0201234567', called: '+31301112233', channels: [0, 1], parts: 3 },
   { file: 'broadworks.sip', transport: 'TCP', labels: ['bw-in', 'bw-out'], codecs: ['PCMA', 'PCMA'], caller: '+31207654321', called: '+31201112222', channels: [0, 1], parts: 2 },
   { file: 'ribbon-sonus.sip', transport: 'UDP', labels: ['1', '2'], codecs: ['PCMA', 'PCMA'], caller: '0031104445566', called: '0031208889900', channels: [1, 0], parts: 2 },
-  { file: 'avaya-sbce.sip', transport: 'TCP', labels: ['901', '902', '903'], codecs: ['PCMU', '', 'PCMU'], caller: '+31624895902', called: '4021', channels: [0, 1, 1], parts: 2 },
+  { file: 'avaya-sbce.sip', transport: 'TCP', labels: ['901', '902', '903'], codecs: ['PCMU', 'G729', 'PCMU'], caller: '+31624895902', called: '4021', channels: [0, 1, 1], parts: 2 },
   { file: 'audiocodes.sip', transport: 'UDP', labels: ['1', '2'], codecs: ['PCMA', 'PCMA'], caller: '+31853030000', called: '0107778899', channels: [0, 1], parts: 2 },
 ];
 

@@ -60,7 +60,10 @@ test('SIPREC call with metadata: both streams recorded as caller left / callee r
   assert.equal(kept.caller, caller);
   assert.equal(kept.called, called);
   assert.equal(kept.direction, 'in');
-  assert.equal(kept.digits, '159', 'RFC 4733 key presses recorded as digits');
+  // The line does not keep digits (the default): the sealed metadata says how many were keyed and when, not which.
+  assert.equal(kept.digits, undefined, 'RFC 4733 key presses are not stored by default');
+  assert.equal(kept.keyed?.count, 3, 'three key presses counted');
+  assert.ok(!JSON.stringify(await h.box.archive.meta(kept.id)).includes('159'), 'the digits are not in the sealed metadata');
   assert.equal(kept.channels, 2);
   const caps = await rtpPackets(h, cap.file);
   const call = await checkAudio(h, kept.id, seen.ports, caps);
@@ -145,7 +148,8 @@ test('no BYE: the RTP timeout ends and keeps the call', async (t) => {
 
 test('20 SIPREC calls at once, over TCP, each on its own line with its own numbers and audio', async (t) => {
   const N = 20;
-  const h = await siprecHarness(t, { lines: N });
+  // These lines keep their digits (order entry), so the values recognised from RFC 4733 are checked too.
+  const h = await siprecHarness(t, { lines: N, keepDigits: true });
   const feed = await feeder(h);
   const cap = await captureRtp(h);
   const pairs = Array.from({ length: N }, (_, i) => [`+3120${String(1000000 + i * 7919).slice(-7)}`, `+3130${String(2000000 + i * 104729).slice(-7)}`] as const);

@@ -4,7 +4,11 @@ import { normalizeNumber } from '../policy/keep.ts';
 export interface CallSummary {
   id: string; line: string; startedAt: number; endedAt: number; durationMs: number; channels: 1 | 2;
   purposes: string[]; keptBy: CallHeader['keptBy']; clockSynced: boolean; restricted: boolean; holds: string[];
-  direction?: 'in' | 'out'; caller?: string; called?: string; extension?: string; digits?: string;
+  direction?: 'in' | 'out'; caller?: string; called?: string; extension?: string;
+  /** the keyed digits, only from a line set to keep them */
+  digits?: string;
+  /** how many digits were keyed and when (ms into the call) */
+  keyed?: { count: number; atMs: number[] };
   /** stretches of the call that are not stored, and why (a full disk, a power cut) */
   missing?: NonNullable<CallHeader['missing']>;
 }
@@ -12,6 +16,11 @@ export interface CallSummary {
 export interface CallQuery { number?: string; from?: number; to?: number; line?: string; extension?: string }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : undefined);
+const keyedOf = (v: unknown): CallSummary['keyed'] => {
+  const k = v as { count?: unknown; atMs?: unknown } | undefined;
+  if (!k || typeof k.count !== 'number' || !Array.isArray(k.atMs)) return undefined;
+  return { count: k.count, atMs: k.atMs.filter((x): x is number => typeof x === 'number') };
+};
 
 /** Adds `id` to the set under `key`. */
 function addTo(index: Map<string, Set<string>>, key: string, id: string): void {
@@ -97,7 +106,7 @@ export class Catalog {
     };
     if (!m) return base;
     const dir = m.direction === 'in' || m.direction === 'out' ? m.direction : undefined;
-    return { ...base, direction: dir, caller: str(m.caller), called: str(m.called), extension: str(m.extension), digits: str(m.digits) };
+    return { ...base, direction: dir, caller: str(m.caller), called: str(m.called), extension: str(m.extension), digits: str(m.digits), keyed: keyedOf(m.keyed) };
   }
 
   /**

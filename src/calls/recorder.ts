@@ -12,6 +12,7 @@ import { msOf } from '../audio/frame.ts';
 import type { CallParties, LineSource } from '../sources/source.ts';
 import { decideAtStart, isExcluded, resolvePurposes } from '../policy/keep.ts';
 import { Chunker, type Chunk } from './chunker.ts';
+import { KeyedDigits } from './keyed-digits.ts';
 import { SAMPLE_RATE, type CallRate } from '../audio/frame.ts';
 
 /** The call-end reason a source gives a call shorter than its line's minimum length. */
@@ -66,9 +67,11 @@ interface LiveCall {
   acked: boolean;
   /** finishKept() waits on these while the call is stalled */
   whenWhole: (() => void)[];
+  /** digits keyed during the call and when; masked in the sealed metadata unless the line keeps them */
+  keyed: KeyedDigits;
 }
 
-interface EndedCall { ref: string; ringId: string; line: string; startedAt: number; endedAt: number; channels: 1 | 2; rate: CallRate; parties: CallParties; savableUntil: number; timer: NodeJS.Timeout }
+interface EndedCall { ref: string; ringId: string; line: string; startedAt: number; endedAt: number; channels: 1 | 2; rate: CallRate; parties: CallParties; keyed: KeyedDigits; savableUntil: number; timer: NodeJS.Timeout }
 
 export interface LineStatus {
   id: string; name: string; source: string; channels: 1 | 2; keep: LineConfig['keep']; sampleN: number;
@@ -113,6 +116,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     source.on('call-start', (e) => this.onStart(e.line, e.ref, e.at, e.channels, e.parties, e.rate ?? SAMPLE_RATE));
     source.on('call-audio', (e) => {
       const call = this.live.get(e.line);
+      if (call?.ref === e.ref) call.keyed.heard(e.block.at);
       // Unbuffered (never/excluded) and private calls are not even gathered.
       if (call?.ref === e.ref && call.buffered && !call.private) {
         call.heardFrames += e.block.pcm.length / call.channels;
@@ -139,8 +143,9 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     const call: LiveCall = {
       ...this.freshKeep(), ref, line, ringId: `${line}.${ref}.${randomBytes(4).toString('hex')}`, startedAt: at, channels, rate, parties: { ...parties },
       buffered: decision.buffer, private: false,
-      chunker: new Chunker(channels, (c) => this.onChunk(call, c), rate),
+      chunker: new Chunker(channels, (c) => this.onChunk(call, c), rate), keyed: new KeyedDigits(at),
     };
+    call.keyed.update(parties.digits);
     this.live.set(line, call);
     this.d.log.info({ line, ref, buffered: decision.buffer }, `call started: ${decision.reason}`);
     if (decision.keep) this.track(this.startKeeping(call, decision.keep, resolvePurposes(cfg)), 'could not keep call');
@@ -289,11 +294,12 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     const call = this.live.get(line);
     if (!call || call.ref !== ref) return;
     Object.assign(call.parties, parties);
+    call.keyed.update(call.parties.digits);
     if (isExcluded(call.parties, this.d.exclusions())) {
       this.track(this.wipe(call, 'number on the exclusion list'), 'could not wipe an excluded call');
       return;
     }
-    if (call.writer) this.track(call.writer.setMeta(this.metaOf(call.parties)), 'could not update call metadata');
+    if (call.writer) this.track(call.writer.setMeta(this.metaOf(call.line, call.parties, call.keyed)), 'could not update call metadata');
   }
 
   private onEnd(line: string, ref: string, at: number, reason: string): void {
@@ -317,7 +323,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       if (old) { clearTimeout(old.timer); this.d.ring.forget(old.ringId); }
       // Wipe at the end of the grace period instead of waiting to be overwritten: the buffer stays minimal.
       const timer = setTimeout(() => this.expireEnded(line, call.ringId), graceMs);
-      this.ended.set(line, { ref, ringId: call.ringId, line, startedAt: call.startedAt, endedAt: at, channels: call.channels, rate: call.rate, parties: call.parties, savableUntil: at + graceMs, timer });
+      this.ended.set(line, { ref, ringId: call.ringId, line, startedAt: call.startedAt, endedAt: at, channels: call.channels, rate: call.rate, parties: call.parties, keyed: call.keyed, savableUntil: at + graceMs, timer });
     }
     this.emit('change');
   }
@@ -330,8 +336,10 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     this.emit('change');
   }
 
-  private metaOf(p: CallParties): Record<string, unknown> {
-    return { direction: p.direction, caller: p.caller, called: p.called, extension: p.extension, digits: p.digits, ...(p.siprecMetadata ? { siprecMetadata: p.siprecMetadata } : {}) };
+  /** The sealed metadata: keyed digits (card numbers, PINs) only as count and times unless the line keeps them. */
+  private metaOf(line: string, p: CallParties, keyed: KeyedDigits): Record<string, unknown> {
+    const keepDigits = this.d.lines().find((l) => l.id === line)?.keepDigits ?? false;
+    return { direction: p.direction, caller: p.caller, called: p.called, extension: p.extension, ...keyed.meta(p.digits, keepDigits), ...(p.siprecMetadata ? { siprecMetadata: p.siprecMetadata } : {}), ...(p.undecodable?.length ? { undecodable: p.undecodable } : {}) };
   }
 
   private startKeeping(call: LiveCall, keptBy: KeptBy, purposes: string[]): Promise<KeptCallWriter> {
@@ -354,7 +362,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       try {
         if (call.private) throw new RvError('RV_ERR_CALL_PRIVATE', 'This call was marked private and wiped; it cannot be kept.', 409);
         writer = await this.d.archive.beginCall({
-          line: call.line, startedAt: call.startedAt, channels: call.channels, sampleRate: call.rate, meta: this.metaOf(call.parties),
+          line: call.line, startedAt: call.startedAt, channels: call.channels, sampleRate: call.rate, meta: this.metaOf(call.line, call.parties, call.keyed),
           purposes, keptBy, clockSynced: this.d.clock.synced(),
         });
         break;
@@ -462,7 +470,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       this.ended.delete(lineId);
       // The ended call is kept like a live one, so a full disk holds it in the ring and retries too.
       const kept: LiveCall = {
-        ...this.freshKeep(), ref: e.ref, line: lineId, ringId: e.ringId, startedAt: e.startedAt, channels: e.channels, rate: e.rate, parties: e.parties,
+        ...this.freshKeep(), ref: e.ref, line: lineId, ringId: e.ringId, startedAt: e.startedAt, channels: e.channels, rate: e.rate, parties: e.parties, keyed: e.keyed,
         buffered: true, private: false, endedAt: e.endedAt, chunker: new Chunker(e.channels, () => undefined, e.rate),
       };
       const keeping = this.startKeeping(kept, opts.keptBy, purposes);

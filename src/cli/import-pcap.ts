@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { userInfo } from 'node:os';
-import { SAMPLE_RATE } from '../audio/frame.ts';
+import { Codecs } from '../codecs/codecs.ts';
 import { dataPaths } from '../box.ts';
 import { sendControl } from '../control.ts';
 import type { Config, LineConfig } from '../config/schema.ts';
@@ -49,6 +49,12 @@ export interface ImportedCall {
   keptAs: string | null;
   /** why an answered call was not kept, when it was not: "excluded" (a number on the exclusion list) */
   notKept?: 'excluded';
+  /** the rate the call's audio is kept at: 16000 when its SDP offered a wideband codec */
+  rate: number;
+  /** every codec decoded, in the order heard (a re-INVITE may switch codec) */
+  codecs: string[];
+  /** codecs heard that this box cannot decode: "not decodable" */
+  undecodable: string[];
 }
 
 export interface ImportReport {
@@ -78,6 +84,9 @@ function reportOf(c: PassiveCall, keptAs: string | null): ImportedCall {
       events: c.digits.map((d) => ({ digit: d.digit, at: new Date(d.at).toISOString(), durationMs: d.durationMs, by: d.channel === 0 ? 'caller' : 'callee' })),
     },
     keptAs,
+    rate: c.rate,
+    codecs: [...new Set([...(c.rtp[0]?.codecs ?? []), ...(c.rtp[1]?.codecs ?? [])])],
+    undecodable: [...c.undecodable],
   };
 }
 
@@ -131,27 +140,28 @@ export async function importPcap(dataDir: string, o: ImportOptions): Promise<Imp
   const actor = `cli:${userInfo().username.slice(0, 32)}`;
   const metaOf = (c: PassiveCall) => ({
     direction: 'in', caller: c.caller, called: c.called, digits: c.digits.map((d) => d.digit).join('') || undefined,
-    callerName: c.callerName, callId: c.callId, importedFrom: basename(o.file),
+    callerName: c.callerName, callId: c.callId, importedFrom: basename(o.file), ...(c.undecodable.length ? { undecodable: [...c.undecodable] } : {}),
   });
+  const codecs = Codecs.open({ debug() {}, info() {}, error() {}, warn: (_o: object | string, msg?: string) => { warnings.push(String(msg ?? _o)); } });
 
   const pipeline = new CapturePipeline({
-    rtpTimeoutMs: o.rtpTimeoutMs ?? cfg.pcap.rtpTimeoutSec * 1000,
+    rtpTimeoutMs: o.rtpTimeoutMs ?? cfg.pcap.rtpTimeoutSec * 1000, codecs,
     onStart: (c) => {
       // Private calls (a number on the exclusion list) are never kept, imported or not.
       if (!archive || isExcluded({ caller: c.caller, called: c.called }, cfg.exclusions)) return;
-      const writer = archive.beginCall({ line: line.id, startedAt: Math.round(c.answeredAt!), channels: 2, meta: metaOf(c), purposes, keptBy: 'import', clockSynced: true });
+      const writer = archive.beginCall({ line: line.id, startedAt: Math.round(c.answeredAt!), channels: 2, sampleRate: c.rate, meta: metaOf(c), purposes, keptBy: 'import', clockSynced: true });
       const k: Keeping = {
         writer, pending: 0,
         chain: writer,
         chunker: new Chunker(2, (chunk) => {
           k.pending++;
           k.chain = k.chain.then(async () => { const w = await writer; await w.append({ at: chunk.at, pcm: chunk.pcm }); }).finally(() => { k.pending--; });
-        }),
+        }, c.rate),
       };
       keeping.set(c, k);
     },
     onAudio: (c, index, pcm) => {
-      keeping.get(c)?.chunker.push({ at: c.answeredAt! + (index * 1000) / SAMPLE_RATE, channels: 2, pcm });
+      keeping.get(c)?.chunker.push({ at: c.answeredAt! + (index * 1000) / c.rate, channels: 2, pcm });
     },
     onEnd: (c) => {
       const k = keeping.get(c);
@@ -212,7 +222,8 @@ export function formatReport(r: ImportReport): string {
     out.push(`Call-ID ${c.callId}${c.ref !== c.callId ? ` (${c.ref.slice(c.callId.length + 1)}. use)` : ''}`);
     out.push(`  from ${c.caller ?? 'unknown'}${c.callerName ? ` "${c.callerName}"` : ''} to ${c.called ?? 'unknown'} over ${c.transport.toUpperCase()}`);
     if (!c.answered) { out.push(`  not answered (${c.status ?? 'no final response'}, ${c.endReason}); not kept`); continue; }
-    out.push(`  start ${c.start}, ${(c.durationMs / 1000).toFixed(2)} s, ended by ${c.endReason}`);
+    out.push(`  start ${c.start}, ${(c.durationMs / 1000).toFixed(2)} s, ended by ${c.endReason}; ${c.codecs.join(' → ') || 'no audio'} at ${c.rate / 1000} kHz`);
+    for (const u of c.undecodable) out.push(`  not decodable: ${u} (this version has no decoder for it; that part of the call is silent)`);
     out.push(fmtDir('caller → callee', c.directions.caller));
     out.push(fmtDir('callee → caller', c.directions.callee));
     if (c.digits.events.length) out.push(`  digits: caller ${c.digits.caller || '-'}, callee ${c.digits.callee || '-'}`);

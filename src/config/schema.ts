@@ -27,6 +27,7 @@ export const LineConfig = Type.Object(
     keepPurposes: Type.Array(Purpose, { default: ['complaint'], uniqueItems: true, title: 'Purposes a call kept on this line gets unless someone picks others' }),
     input: Type.Optional(LineInput),
     analog: Type.Optional(LineAnalog),
+    keepDigits: Type.Boolean({ default: false, title: 'Keep the digits keyed during a call', description: 'false = only how many digits were keyed and when (card numbers and PINs are never stored); true for lines that need them, e.g. order entry. Staff never see them.' }),
     match: Type.Optional(Type.Array(Type.String({ pattern: '^\\+?[0-9*#]{1,20}$' }), { maxItems: 64, uniqueItems: true, title: 'Numbers this line answers for', description: 'SIPREC: a session whose caller or callee is one of these goes to this line (a caller among them makes the call outgoing); empty = any free line' })),
   },
   { additionalProperties: false },
@@ -191,6 +192,7 @@ export const LineSettings = Type.Object(
     sampleN: Type.Optional(noDefault(LineConfig.properties.sampleN)),
     announced: Type.Optional(noDefault(LineConfig.properties.announced)),
     keepPurposes: Type.Optional(noDefault(LineConfig.properties.keepPurposes)),
+    keepDigits: Type.Optional(noDefault(LineConfig.properties.keepDigits)),
   },
   { additionalProperties: false },
 );

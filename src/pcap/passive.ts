@@ -1,9 +1,12 @@
-import { SAMPLE_RATE } from '../audio/frame.ts';
+import { SAMPLE_RATE, type CallRate } from '../audio/frame.ts';
+import { Codecs } from '../codecs/codecs.ts';
+import { rtpMapsOf, undecodableNote } from '../codecs/sdp-maps.ts';
+import type { RtpMap } from '../codecs/types.ts';
 import { cseqOf, numberFromUri, parseNameAddr, parseSip, SipStreamFramer, type SipMessage } from '../sip/message.ts';
 import { splitMultipart } from '../sip/multipart.ts';
 import { parseSdpStreams } from '../sip/sdp.ts';
 import { parseRtp } from '../rtp/packet.ts';
-import { RtpStream, type RtpCodec, type RtpStats } from '../rtp/stream.ts';
+import { RtpStream, type RtpStats } from '../rtp/stream.ts';
 import { StereoJoiner } from '../rtp/stereo.ts';
 import type { Segment } from './decode.ts';
 import { TcpReassembler } from './tcp.ts';
@@ -30,6 +33,10 @@ export interface PassiveCall {
   digits: PassiveDigit[];
   /** per channel; undefined while no RTP came that way */
   rtp: [RtpStats | undefined, RtpStats | undefined];
+  /** the call's audio rate, fixed at the answer: 16000 when a codec the SDP offers is wideband */
+  rate: CallRate;
+  /** codecs heard that this box cannot decode ("not decodable: CODEC"); their time is silence in the audio */
+  undecodable: string[];
 }
 
 export interface PassiveOptions {
@@ -45,6 +52,8 @@ export interface PassiveOptions {
   onInfo?: (c: PassiveCall) => void;
   onEnd?: (c: PassiveCall) => void;
   log?: (msg: string, extra?: Record<string, unknown>) => void;
+  /** the decoders this box has (default G.711 only) */
+  codecs?: Codecs;
 }
 
 export interface PassiveStats { sipMessages: number; sipMalformed: number; rtpMatched: number; rtpUnmatched: number; calls: number }
@@ -59,14 +68,15 @@ interface Dialog {
   /** the addresses each party receives RTP on, as "addr|port" */
   media: Set<string>;
   /** payload types by the party that receives them */
-  payloads: [Record<number, RtpCodec>, Record<number, RtpCodec>];
+  payloads: [Record<number, RtpMap>, Record<number, RtpMap>];
   streams: [RtpStream | undefined, RtpStream | undefined];
   joiner?: StereoJoiner;
   lastActivity: number;
   ended: boolean;
 }
 
-const BASE_PAYLOADS = (): Record<number, RtpCodec> => ({ 0: 'PCMU', 8: 'PCMA' });
+/** the static G.711 types (RFC 3551), understood even before any SDP names them */
+const BASE_PAYLOADS = (): Record<number, RtpMap> => ({ 0: { encoding: 'PCMU', clockRate: 8000 }, 8: { encoding: 'PCMA', clockRate: 8000 } });
 const MAX_TCP_FLOWS = 1024;
 
 /** Does a datagram or the start of a TCP stream look like SIP? A method or "SIP/2.0" in capitals first. */
@@ -109,9 +119,11 @@ export class PassiveTracker {
   private readonly uses = new Map<string, number>();
   private now = 0;
   private lastSweep = 0;
+  private readonly codecs: Codecs;
 
   constructor(opts: PassiveOptions = {}) {
     this.o = { rtpTimeoutMs: 30_000, ringTimeoutMs: 5 * 60_000, maxCalls: 512, ...opts };
+    this.codecs = opts.codecs ?? Codecs.g711Only();
   }
 
   /** Calls followed now. */
@@ -264,7 +276,7 @@ export class PassiveTracker {
     const n = (this.uses.get(callId) ?? 0) + 1;
     this.uses.set(callId, n);
     if (this.uses.size > 4 * this.o.maxCalls) this.uses.delete(this.uses.keys().next().value!);
-    const call: PassiveCall = { ref: n === 1 ? callId : `${callId}#${n}`, callId, transport, invitedAt: ts, digits: [], rtp: [undefined, undefined] };
+    const call: PassiveCall = { ref: n === 1 ? callId : `${callId}#${n}`, callId, transport, invitedAt: ts, digits: [], rtp: [undefined, undefined], rate: SAMPLE_RATE, undecodable: [] };
     this.parties(call, m);
     const d: Dialog = {
       call, inviteCseq: seq, media: new Set(), payloads: [BASE_PAYLOADS(), BASE_PAYLOADS()],
@@ -299,7 +311,9 @@ export class PassiveTracker {
     d.call.status = m.status;
     if (toTag !== undefined) d.toTag = toTag;
     d.lastActivity = ts;
-    d.joiner = new StereoJoiner((index, pcm) => this.o.onAudio?.(d.call, index, pcm));
+    // fixed now for the whole call: wideband when either side's SDP offers a wideband codec this box decodes
+    d.call.rate = this.codecs.callRate([...Object.values(d.payloads[0]), ...Object.values(d.payloads[1])]);
+    d.joiner = new StereoJoiner((index, pcm) => this.o.onAudio?.(d.call, index, pcm), { rate: d.call.rate });
     this.o.onStart?.(d.call);
   }
 
@@ -319,10 +333,9 @@ export class PassiveTracker {
     for (const s of streams) {
       if (s.media !== 'audio' || s.port === 0 || !s.addr || s.addr === '0.0.0.0' || s.addr === '::') continue;
       const key = `${canonicalAddr(s.addr)}|${s.port}`;
-      for (const p of s.payloads) {
-        if (p.rate !== 8000) continue;
-        if (p.codec === 'PCMA' || p.codec === 'PCMU' || p.codec === 'telephone-event') d.payloads[sender][p.pt] = p.codec;
-      }
+      Object.assign(d.payloads[sender], rtpMapsOf(s.payloads, true));
+      // a re-INVITE or UPDATE may switch codec mid-call: the stream the sender receives reads by the new map
+      d.streams[sender === 0 ? 1 : 0]?.setPayloads(d.payloads[sender]);
       const prev = this.byMedia.get(key);
       if (prev && prev.d !== d && !prev.d.ended) prev.d.media.delete(key);
       this.byMedia.set(key, { d, role: sender });
@@ -347,7 +360,14 @@ export class PassiveTracker {
     let st = d.streams[channel];
     if (!st) {
       st = new RtpStream({
-        origin: d.call.answeredAt, payloads: d.payloads[receiver],
+        origin: d.call.answeredAt, payloads: d.payloads[receiver], codecs: this.codecs, rate: d.call.rate,
+        onUndecodable: (u) => {
+          if (d.call.undecodable.includes(u.codec)) return;
+          d.call.undecodable.push(u.codec);
+          this.o.log?.(`passive: ${undecodableNote(u)} (${u.reason})`, { callId: d.call.callId, code: 'RV_ERR_CODEC_UNDECODABLE' });
+          this.o.onInfo?.(d.call);
+        },
+        onUnknownPayload: (pt) => this.o.log?.(`passive: RTP payload type ${pt} is not in the call's SDP; its packets are dropped, not guessed at`, { callId: d.call.callId, pt, code: 'RV_ERR_RTP_PAYLOAD_UNKNOWN' }),
         onDigit: (dg) => {
           d.call.digits.push({ digit: dg.digit, at: dg.at, durationMs: dg.durationMs, channel });
           this.o.onInfo?.(d.call);
@@ -375,14 +395,14 @@ export class PassiveTracker {
     if (d.call.answeredAt !== undefined && d.joiner) {
       for (const ch of [0, 1] as const) {
         const st = d.streams[ch];
-        if (st) for (const b of st.flush()) d.joiner.push(ch, b);
+        if (st) { for (const b of st.flush()) d.joiner.push(ch, b); st.close(); }
       }
       // Durations in digits are final now; the call is as long as the signalling says, or its audio if longer.
       for (const dg of d.call.digits) {
         const src = d.streams[dg.channel]?.digits.find((x) => x.at === dg.at && x.digit === dg.digit);
         if (src) dg.durationMs = src.durationMs;
       }
-      d.joiner.flush(Math.round(((d.call.endedAt - d.call.answeredAt) * SAMPLE_RATE) / 1000));
+      d.joiner.flush(Math.round(((d.call.endedAt - d.call.answeredAt) * d.call.rate) / 1000));
     }
     this.o.onEnd?.(d.call);
   }

@@ -2,7 +2,13 @@ import { parse, write, type MediaDescription, type SessionDescription } from 'sd
 import { RvError } from '../errors.ts';
 
 export type SdpDirection = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
-export interface SdpPayload { pt: number; codec: 'PCMA' | 'PCMU' | 'telephone-event' | string; rate: number }
+export interface SdpPayload {
+  pt: number; codec: 'PCMA' | 'PCMU' | 'telephone-event' | string; rate: number;
+  /** a=rtpmap's encoding parameters: the channel count (Opus always says 2) */
+  channels?: number;
+  /** the a=fmtp text for this payload type (annexb=no, maxplaybackrate=16000, 0-16, …) */
+  fmtp?: string;
+}
 export interface SdpStream {
   /** position of the m-line, from 0 */
   index: number;
@@ -37,9 +43,19 @@ export function parseSdpStreams(sdp: string | Buffer): SdpStreams {
     const pts = String(m.payloads ?? '').trim().split(/\s+/).filter((p) => /^[0-9]{1,3}$/.test(p)).map(Number);
     const payloads: SdpPayload[] = pts.map((pt) => {
       const map = m.rtp?.find((r) => r.payload === pt);
-      if (map) return { pt, codec: /^(pcma|pcmu|telephone-event)$/i.test(map.codec) ? (map.codec.toUpperCase() === 'TELEPHONE-EVENT' ? 'telephone-event' : map.codec.toUpperCase()) : map.codec, rate: map.rate ?? 8000 };
+      const fmtp = m.fmtp?.find((f) => f.payload === pt)?.config;
+      const extra = (p: SdpPayload): SdpPayload => {
+        if (fmtp !== undefined) p.fmtp = String(fmtp);
+        return p;
+      };
+      if (map) {
+        const p: SdpPayload = { pt, codec: /^(pcma|pcmu|telephone-event)$/i.test(map.codec) ? (map.codec.toUpperCase() === 'TELEPHONE-EVENT' ? 'telephone-event' : map.codec.toUpperCase()) : map.codec, rate: map.rate ?? 8000 };
+        const ch = Number(map.encoding);
+        if (Number.isInteger(ch) && ch > 0) p.channels = ch;
+        return extra(p);
+      }
       const st = STATIC[pt];
-      return { pt, codec: st ? st[0] : `pt${pt}`, rate: st ? st[1] : 8000 };
+      return extra({ pt, codec: st ? st[0] : `pt${pt}`, rate: st ? st[1] : 8000 });
     });
     const dir = m.direction ?? sessionDir;
     const stream: SdpStream = {
@@ -74,8 +90,9 @@ export function buildAnswerSdp(a: { addr: string; sessionId: string; version: nu
       const m: MediaDescription = {
         type: s.media, port: s.port, protocol: 'RTP/AVP',
         payloads: s.payloads.length ? s.payloads.map((p) => p.pt).join(' ') : '0',
-        rtp: s.payloads.map((p) => ({ payload: p.pt, codec: p.codec, rate: p.rate })),
-        fmtp: s.payloads.filter((p) => p.codec === 'telephone-event').map((p) => ({ payload: p.pt, config: '0-16' })),
+        rtp: s.payloads.map((p) => ({ payload: p.pt, codec: p.codec, rate: p.rate, ...(p.channels && p.channels > 1 ? { encoding: p.channels } : {}) })),
+        // the offer's format parameters are echoed (annexb, Opus bandwidth), so the sender keeps what it offered
+        fmtp: s.payloads.flatMap((p) => (p.codec === 'telephone-event' ? [{ payload: p.pt, config: p.fmtp ?? '0-16' }] : p.fmtp ? [{ payload: p.pt, config: p.fmtp }] : [])),
       };
       if (s.port !== 0) m.direction = s.direction;
       if (s.label !== undefined) m.label = s.label;
@@ -90,10 +107,17 @@ export function answerDirection(offered: SdpDirection): SdpDirection {
   return offered === 'inactive' || offered === 'recvonly' ? 'inactive' : 'recvonly';
 }
 
-/** The payloads a recorder accepts from an offer: the first G.711 codec offered, plus telephone-event at 8 kHz. */
-export function chooseAudioPayloads(offered: SdpPayload[]): SdpPayload[] {
-  const g711 = offered.find((p) => (p.codec === 'PCMA' || p.codec === 'PCMU') && p.rate === 8000);
-  if (!g711) return [];
-  const te = offered.find((p) => p.codec === 'telephone-event' && p.rate === 8000);
-  return te ? [g711, te] : [g711];
+const isG711 = (p: SdpPayload): boolean => (p.codec === 'PCMA' || p.codec === 'PCMU') && p.rate === 8000;
+
+/**
+ * The payloads a recorder accepts from an offer: every codec it can decode (in the offer's order, so a
+ * re-INVITE may switch between them), telephone-event, then the codecs it cannot decode: a recorder that
+ * refuses the codec in use loses the call, while one that accepts it keeps the RTP sealed and marked.
+ */
+export function chooseAudioPayloads(offered: SdpPayload[], decodable: (p: SdpPayload) => boolean = isG711): SdpPayload[] {
+  const audio = offered.filter((p) => p.codec !== 'telephone-event' && !/^CN$/i.test(p.codec) && p.rate > 0);
+  const events = offered.filter((p) => p.codec === 'telephone-event');
+  if (!audio.length) return [];
+  const can = audio.filter(decodable);
+  return [...can, ...events, ...audio.filter((p) => !can.includes(p))];
 }

@@ -11,6 +11,8 @@ import { SipTransport, type SipPeer } from './transport.ts';
 import { RtpPortPool } from './rtp-ports.ts';
 
 export interface SiprecServerOptions {
+  /** which offered codecs this box decodes (default G.711): they come first in the answer */
+  decodable?: (p: SdpPayload) => boolean;
   host: string;
   port: number;
   udp?: boolean;
@@ -291,8 +293,8 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
       return this.replyError(m, peer, e);
     }
     if (!s.streams.some((x) => x.port !== 0)) {
-      refuse('no G.711 stream');
-      return this.reply(m, peer, 488, 'Not Acceptable Here', [['Warning', '399 ringvault "Only G.711 A-law or u-law audio can be recorded"']], undefined, cacheKey);
+      refuse('no audio stream');
+      return this.reply(m, peer, 488, 'Not Acceptable Here', [['Warning', '399 ringvault "The offer has no audio stream to record"']], undefined, cacheKey);
     }
     const answer = () => {
       if (s.state !== 'early') return;
@@ -309,7 +311,7 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
   }
 
   private async openStream(s: RecordingSession, index: number, media: string, label: string | undefined, remotePort: number, offered: SdpPayload[], direction: SdpDirection): Promise<MediaStream> {
-    const payloads = media === 'audio' && remotePort !== 0 ? chooseAudioPayloads(offered) : [];
+    const payloads = media === 'audio' && remotePort !== 0 ? chooseAudioPayloads(offered, this.o.decodable) : [];
     const st: MediaStream = { index, media, port: 0, payloads, offered: direction, packets: 0, lastPacketAt: 0 };
     if (label !== undefined) st.label = label;
     if (!payloads.length) return st;
@@ -372,7 +374,7 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
           // A port of 0 stops the stream; a direction of inactive/recvonly pauses it (hold, RFC 7866 pause).
           known.offered = st.port === 0 ? 'inactive' : st.direction;
           if (st.label !== undefined) known.label = st.label;
-          const chosen = chooseAudioPayloads(st.payloads);
+          const chosen = chooseAudioPayloads(st.payloads, this.o.decodable);
           if (known.port && chosen.length) known.payloads = chosen;
         }
       } catch (e) { return this.replyError(m, peer, e); }

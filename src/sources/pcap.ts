@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { SAMPLE_RATE } from '../audio/frame.ts';
+import type { Codecs } from '../codecs/codecs.ts';
 import { isRvError } from '../errors.ts';
 import type { Log } from '../log.ts';
 import { CapturePipeline } from '../pcap/pipeline.ts';
@@ -16,6 +16,8 @@ export interface PcapSourceOptions {
   filter: string;
   rtpTimeoutMs: number;
   log: Log;
+  /** the decoders this box has (default G.711 only; the box passes Codecs.open()) */
+  codecs?: Codecs;
   /** the tcpdump binary (default "tcpdump" on PATH) */
   tcpdump?: string;
   now?: () => number;
@@ -142,16 +144,17 @@ export class PcapSource extends LineSource {
     return new CapturePipeline({
       rtpTimeoutMs: this.o.rtpTimeoutMs,
       log: (msg, extra) => this.o.log.warn(extra ?? {}, msg),
+      ...(this.o.codecs ? { codecs: this.o.codecs } : {}),
       onStart: (c) => this.onStart(c),
       onAudio: (c, index, pcm) => {
         const line = this.busy.get(c);
         if (!line) return;
-        const at = c.answeredAt! + (index * 1000) / SAMPLE_RATE;
+        const at = c.answeredAt! + (index * 1000) / c.rate;
         this.emit('call-audio', { line: line.id, ref: c.ref, block: { at, channels: line.channels, pcm: line.channels === 2 ? pcm : mono(pcm) } });
       },
       onInfo: (c) => {
         const line = this.busy.get(c);
-        if (line) this.emit('call-info', { line: line.id, ref: c.ref, parties: { digits: c.digits.map((d) => d.digit).join('') } });
+        if (line) this.emit('call-info', { line: line.id, ref: c.ref, parties: { digits: c.digits.map((d) => d.digit).join(''), ...(c.undecodable.length ? { undecodable: [...c.undecodable] } : {}) } });
       },
       onEnd: (c) => {
         const line = this.busy.get(c);
@@ -177,7 +180,7 @@ export class PcapSource extends LineSource {
     const parties: CallParties = { direction: outLine ? 'out' : 'in' };
     if (c.caller) parties.caller = c.caller;
     if (c.called) parties.called = c.called;
-    this.emit('call-start', { line: line.id, ref: c.ref, at: Math.round(c.answeredAt!), channels: line.channels, parties });
+    this.emit('call-start', { line: line.id, ref: c.ref, at: Math.round(c.answeredAt!), channels: line.channels, parties, rate: c.rate });
   }
 }
 

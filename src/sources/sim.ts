@@ -29,7 +29,13 @@ export interface PlaceCallOpts {
   called?: string;
   extension?: string;
   durationSec?: number;
+  /** digits the caller keys during the call (say, a card number): one every KEY_GAP_MS from KEY_FIRST_MS */
+  digits?: string;
 }
+
+/** when a simulated call's first keyed digit comes, and the gap between digits */
+const KEY_FIRST_MS = 500;
+const KEY_GAP_MS = 250;
 
 /** 20 ms at the line rate */
 const BLOCK_FRAMES = 160;
@@ -108,6 +114,8 @@ interface LiveCall {
   /** frames per channel emitted so far */
   sent: number;
   audio: Conversation;
+  /** digits still to be keyed, and how many were keyed so far */
+  keys?: { digits: string; keyed: number };
 }
 
 interface LineState {
@@ -308,6 +316,7 @@ export class SimSource extends LineSource {
       total: Math.max(1, Math.round(durationSec * SAMPLE_RATE)),
       sent: 0,
       audio: new Conversation(this.clips, line.channels, this.rng),
+      ...(opts.digits ? { keys: { digits: opts.digits, keyed: 0 } } : {}),
     };
     line.call = call;
     line.nextCallAt = undefined;
@@ -356,8 +365,18 @@ export class SimSource extends LineSource {
         ref: call.ref,
         block: { at, channels: line.channels, pcm: call.audio.next(frames) },
       });
+      this.key(line, call);
     }
     if (line.call === call && call.sent >= call.total) this.end(line, 'hangup');
+  }
+
+  /** Reports the digits keyed up to the audio sent so far, as a trunk's RFC 4733 events or a DTMF detector would. */
+  private key(line: LineState, call: LiveCall): void {
+    const k = call.keys;
+    if (!k || line.call !== call) return;
+    const before = k.keyed;
+    while (k.keyed < k.digits.length && KEY_FIRST_MS + k.keyed * KEY_GAP_MS <= msOf(call.sent)) k.keyed++;
+    if (k.keyed > before) this.emit('call-info', { line: line.id, ref: call.ref, parties: { digits: k.digits.slice(0, k.keyed) } });
   }
 
   private end(line: LineState, reason: string): void {

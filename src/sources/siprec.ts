@@ -1,8 +1,10 @@
 import { networkInterfaces } from 'node:os';
 import type { Log } from '../log.ts';
-import { SAMPLE_RATE } from '../audio/frame.ts';
+import type { CallRate } from '../audio/frame.ts';
+import { Codecs } from '../codecs/codecs.ts';
+import { rtpMapsOf, undecodableNote } from '../codecs/sdp-maps.ts';
 import { parseRtp, type RtpPacket } from '../rtp/packet.ts';
-import { RtpStream, type RtpAudio, type RtpCodec } from '../rtp/stream.ts';
+import { RtpStream, type RtpAudio } from '../rtp/stream.ts';
 import { StereoJoiner } from '../rtp/stereo.ts';
 import { numberFromUri } from '../sip/message.ts';
 import { participantNumber, siprecRoles } from '../sip/siprec-meta.ts';
@@ -16,9 +18,13 @@ export interface SiprecSourceOptions {
   server: Omit<SiprecServerOptions, 'admit' | 'log' | 'now' | 'mediaAddr'> & { mediaAddr?: string };
   log: Log;
   now?: () => number;
+  /** the decoders this box has (default G.711 only; the box passes Codecs.open()) */
+  codecs?: Codecs;
 }
 
 interface Live {
+  /** the call's rate, fixed at its start from the codecs its streams may use */
+  rate: CallRate;
   s: RecordingSession;
   line: SiprecLine;
   parties: CallParties;
@@ -62,14 +68,17 @@ export class SiprecSource extends LineSource {
   private readonly busy = new Set<string>();
   private drainTimer?: NodeJS.Timeout;
   private readonly now: () => number;
+  private readonly codecs: Codecs;
 
   constructor(private readonly o: SiprecSourceOptions) {
     super();
     this.lines = o.lines.map((l) => l.id);
     this.now = o.now ?? Date.now;
+    this.codecs = o.codecs ?? Codecs.g711Only();
     this.server = new SiprecServer({
       ...o.server, mediaAddr: o.server.mediaAddr || defaultMediaAddr(o.server.host), log: o.log, now: this.now,
       admit: (s) => this.admit(s),
+      decodable: (p) => rtpMapsOf([p]).some((m) => this.codecs.nativeRate(m) !== undefined),
     });
     this.server.on('session', (s) => this.onSession(s));
     this.server.on('rtp', (s, i, buf, at) => this.onRtp(s, i, buf, at));
@@ -121,13 +130,14 @@ export class SiprecSource extends LineSource {
 
   private onSession(s: RecordingSession): void {
     const line = this.o.lines.find((l) => l.id === s.line)!;
+    const rate = this.codecs.callRate(rtpMapsOf(s.streams.flatMap((x) => x.payloads)));
     const live: Live = {
-      s, line, parties: this.partiesOf(s, line), streams: new Map(), garbage: 0, channels: this.channelsOf(s),
+      rate, s, line, parties: this.partiesOf(s, line), streams: new Map(), garbage: 0, channels: this.channelsOf(s),
       sending: this.sendingOf(s), floor: new Map(), last: new Map(), resumed: new Set(), pending: new Map(),
-      joiner: new StereoJoiner((index, pcm) => this.emitAudio(live, index, pcm), { maxLagMs: 1000 }),
+      joiner: new StereoJoiner((index, pcm) => this.emitAudio(live, index, pcm), { maxLagMs: 1000, rate }),
     };
     this.live.set(s.id, live);
-    this.emit('call-start', { line: line.id, ref: s.id, at: this.now(), channels: line.channels, parties: { ...live.parties } });
+    this.emit('call-start', { line: line.id, ref: s.id, at: this.now(), channels: line.channels, parties: { ...live.parties }, rate });
   }
 
   private sendingOf(s: RecordingSession): boolean[] {
@@ -142,13 +152,18 @@ export class SiprecSource extends LineSource {
     let st = live.streams.get(index);
     if (st) return st;
     // Both directions share one origin, so equal sample indices are equal moments.
-    live.origin ??= arrival - (firstLen * 1000) / SAMPLE_RATE;
-    const payloads: Record<number, RtpCodec> = {};
-    for (const p of live.s.streams[index]?.payloads ?? []) {
-      if (p.codec === 'PCMA' || p.codec === 'PCMU' || p.codec === 'telephone-event') payloads[p.pt] = p.codec;
-    }
+    live.origin ??= arrival - (firstLen * 1000) / live.rate;
     st = new RtpStream({
-      origin: live.origin, payloads,
+      origin: live.origin, payloads: rtpMapsOf(live.s.streams[index]?.payloads ?? [], true), codecs: this.codecs, rate: live.rate,
+      onUndecodable: (u) => {
+        this.codecs.notice(u, live.line.id);
+        const have = live.parties.undecodable ?? [];
+        if (have.includes(u.codec)) return;
+        live.parties.undecodable = [...have, u.codec];
+        this.o.log.warn({ line: live.line.id, callId: live.s.callId, codec: u.codec, code: 'RV_ERR_CODEC_UNDECODABLE' }, `${undecodableNote(u)} on this call; its RTP is kept as sent`);
+        this.emit('call-info', { line: live.line.id, ref: live.s.id, parties: { undecodable: live.parties.undecodable } });
+      },
+      onUnknownPayload: (pt) => this.o.log.warn({ line: live.line.id, pt, code: 'RV_ERR_RTP_PAYLOAD_UNKNOWN' }, `RTP payload type ${pt} is not in the session's SDP; its packets are dropped, not guessed at`),
       onDigit: (d) => {
         live.parties.digits = (live.parties.digits ?? '') + d.digit;
         this.emit('call-info', { line: live.line.id, ref: live.s.id, parties: { digits: live.parties.digits } });
@@ -198,12 +213,25 @@ export class SiprecSource extends LineSource {
     let base = first.at;
     for (const x of pend) {
       if (x.p.ssrc !== first.p.ssrc) continue;
-      const ahead = (((x.p.ts - first.p.ts) | 0) * 1000) / SAMPLE_RATE;
+      // RTP clock of this packet's codec (Opus 48 kHz, G.722 8 kHz for 16 kHz audio): what the SDP says
+      const clock = live.s.streams[index]?.payloads.find((q) => q.pt === x.p.pt)?.rate ?? 8000;
+      const ahead = (((x.p.ts - first.p.ts) | 0) * 1000) / clock;
       if (ahead >= 0 && ahead < 1000) base = Math.min(base, x.at - ahead);
     }
     const shift = first.at - base;
-    const st = this.streamFor(live, index, base, first.p.payload.length);
+    const st = this.streamFor(live, index, base, this.frameOf(live, index, pend));
     for (const x of pend) this.place(live, index, st.push(x.p, x.at - (x.p.ssrc === first.p.ssrc ? shift : 0)));
+  }
+
+  /** Call samples in the first packet: its timestamp step to the next packet of the run (what a codec's frame is), else 20 ms. */
+  private frameOf(live: Live, index: number, pend: Array<{ p: RtpPacket }>): number {
+    const [a, b] = pend;
+    const clock = live.s.streams[index]?.payloads.find((q) => q.pt === a?.p.pt)?.rate ?? 8000;
+    if (a && b && a.p.ssrc === b.p.ssrc && a.p.pt === b.p.pt && ((b.p.seq - a.p.seq) & 0xffff) === 1) {
+      const n = (((b.p.ts - a.p.ts) | 0) * live.rate) / clock;
+      if (n > 0 && n <= live.rate * 0.12) return n;
+    }
+    return live.rate / 50;
   }
 
   private place(live: Live, index: number, audio: RtpAudio[]): void {
@@ -226,7 +254,7 @@ export class SiprecSource extends LineSource {
   }
 
   private emitAudio(live: Live, index: number, stereo: Int16Array): void {
-    const at = (live.origin ?? this.now()) + (index * 1000) / SAMPLE_RATE;
+    const at = (live.origin ?? this.now()) + (index * 1000) / live.rate;
     let pcm = stereo;
     if (live.line.channels === 1) {
       pcm = new Int16Array(stereo.length / 2);
@@ -239,6 +267,8 @@ export class SiprecSource extends LineSource {
     const live = this.live.get(s.id);
     if (!live) return;
     live.channels = this.channelsOf(s);
+    // A re-INVITE or UPDATE may switch codec or payload types mid-call: each stream reads its packets by the new map.
+    for (const [i, st] of live.streams) st.setPayloads(rtpMapsOf(s.streams[i]?.payloads ?? [], true));
     // Hold or pause (RFC 7866): packets still on their way are kept; on resume the SRC may restart its RTP
     // sequence and timestamps, which onRtp checks for on the stream's next packet.
     const sending = this.sendingOf(s);
@@ -260,7 +290,7 @@ export class SiprecSource extends LineSource {
     if (!live) return;
     this.live.delete(s.id);
     for (const i of [...live.pending.keys()]) this.settle(live, i);
-    for (const [i, st] of live.streams) this.place(live, i, st.flush());
+    for (const [i, st] of live.streams) { this.place(live, i, st.flush()); st.close(); }
     live.joiner.flush();
     this.emit('call-end', { line: live.line.id, ref: s.id, at: this.now(), reason });
   }

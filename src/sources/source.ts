@@ -13,6 +13,8 @@ export interface CallParties {
   extension?: string;
   /** digits dialled during the call (DTMF / RFC 4733) */
   digits?: string;
+  /** codecs heard on the call that this box cannot decode (shown as "not decodable: CODEC"); their RTP is kept as sent */
+  undecodable?: string[];
   /** SIPREC recording metadata documents (RFC 7865) as the recording client sent them, in order; sealed with the call */
   siprecMetadata?: string[];
 }
@@ -21,8 +23,6 @@ export interface CallStartEvent {
   line: string; ref: string; at: number; channels: 1 | 2; parties: CallParties;
   /** samples per second of the call's audio blocks, fixed for the call (default 8000; 16000 for wideband SIP calls) */
   rate?: CallRate;
-  /** codecs heard that this box cannot decode (their RTP is kept sealed instead); grows via call-info */
-  undecodable?: string[];
 }
 export interface CallAudioEvent { line: string; ref: string; block: AudioBlock }
 export interface CallInfoEvent { line: string; ref: string; parties: Partial<CallParties> }

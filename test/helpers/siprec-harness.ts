@@ -38,12 +38,12 @@ export interface SiprecHarness {
 }
 
 /** An in-process box with `lines` SIPREC lines keeping every call, an unlocked vault and an admin HTTP session. */
-export async function siprecHarness(t: { after(fn: () => Promise<void>): void }, o: { lines: number; answerDelayMs?: number; rtpTimeoutSec?: number; channels?: 1 | 2 }): Promise<SiprecHarness> {
+export async function siprecHarness(t: { after(fn: () => Promise<void>): void }, o: { lines: number; answerDelayMs?: number; rtpTimeoutSec?: number; channels?: 1 | 2; keepDigits?: boolean }): Promise<SiprecHarness> {
   const dir = await mkdtemp(join(tmpdir(), 'rv-siprec-'));
   const rtpMin = randomBase(400);
   const rtpMax = rtpMin + 399;
   const lines = Array.from({ length: o.lines }, (_, i) => ({
-    id: `sip${i + 1}`, name: `SIP ${i + 1}`, source: 'siprec', channels: o.channels ?? 2, keep: 'all', announced: ['complaint', 'evidence'], keepPurposes: ['evidence'],
+    id: `sip${i + 1}`, name: `SIP ${i + 1}`, source: 'siprec', channels: o.channels ?? 2, keep: 'all', announced: ['complaint', 'evidence'], keepPurposes: ['evidence'], keepDigits: o.keepDigits ?? false,
   }));
   const config = parseConfig({
     dataDir: join(dir, 'data'), lines, board: { driver: 'none' },

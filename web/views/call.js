@@ -1,5 +1,5 @@
 // One kept call: metadata, integrity badge, player, download, delete.
-import { t, fmtDateTime, fmtDuration, fmtNumber } from '../i18n.js';
+import { t, fmtDateTime, fmtDuration, fmtNumber, fmtClock } from '../i18n.js';
 import { h, confirmDialog, busy, toast } from '../dom.js';
 import { get, del, post, ApiError } from '../api.js';
 import { holdBox } from './hold-box.js';
@@ -8,6 +8,14 @@ import { purposesText, keptByText, directionText } from './format.js';
 
 const AUDIO_ROLES = ['admin', 'manager', 'reviewer'];
 const DELETE_ROLES = ['admin', 'manager'];
+
+/** Keyed digits: the values only from a line set to keep them, else how many and when (m:ss into the call). */
+function keyedText(call) {
+  const at = call.keyed.atMs.map((ms) => fmtClock(ms)).join(', ');
+  return call.digits
+    ? t('call.keyedKept', { digits: call.digits, at })
+    : t('call.keyedMasked', { n: fmtNumber(call.keyed.count), at });
+}
 
 export default function callView({ id }) {
   const heading = h('h1', { tabindex: '-1' }, t('nav.calls'));
@@ -27,6 +35,8 @@ export default function callView({ id }) {
     }
     if (!alive) return;
     const lineName = ctx.lineName(call.line);
+    // Staff see only what My calls shows (the API sends no more); their page has no empty number rows.
+    const staff = !ctx.can(AUDIO_ROLES);
     heading.textContent = t('call.title', { line: lineName });
     document.title = `${heading.textContent} · ${t('app.name')}`;
 
@@ -45,10 +55,11 @@ export default function callView({ id }) {
       row('call.ended', fmtDateTime(call.endedAt)),
       row('call.duration', fmtDuration(call.durationMs), 'call-duration'),
       row('call.direction', directionText(call.direction)),
-      row('call.caller', call.caller ? h('span', { class: 'mono' }, call.caller) : null),
-      row('call.called', call.called ? h('span', { class: 'mono' }, call.called) : null),
+      staff ? null : row('call.caller', call.caller ? h('span', { class: 'mono' }, call.caller) : null),
+      staff ? null : row('call.called', call.called ? h('span', { class: 'mono' }, call.called) : null),
       call.extension ? row('call.extension', call.extension) : null,
-      row('call.channels', fmtNumber(call.channels)),
+      call.keyed ? row('call.keyed', keyedText(call), 'call-keyed') : null,
+      staff ? null : row('call.channels', fmtNumber(call.channels)),
       row('call.purposes', purposesText(call.purposes)),
       row('call.keptBy', keptByText(call.keptBy)),
       row('call.clock', call.clockSynced === false

@@ -17,6 +17,8 @@ export function dayBound(value, end) {
 
 export default function callsView() {
   const unlocked = ctx.state.vault === 'unlocked';
+  // Staff get only what My calls shows: no other party's number, so no number filter or column either.
+  const staff = !ctx.can(['admin', 'manager', 'reviewer']);
   const number = h('input', { type: 'search', inputmode: 'tel', autocomplete: 'off', testid: 'filter-number', value: unlocked ? filters.number : '', disabled: !unlocked, 'aria-describedby': unlocked ? null : 'calls-locked-hint' });
   const from = h('input', { type: 'date', testid: 'filter-from', value: filters.from });
   const to = h('input', { type: 'date', testid: 'filter-to', value: filters.to });
@@ -38,13 +40,13 @@ export default function callsView() {
   const table = h(
     'table',
     { class: 'table calls-table', testid: 'calls-table' },
-    h('thead', null, h('tr', null, ['col.date', 'col.line', 'col.direction', 'col.numbers', 'col.duration', 'col.purposes', 'col.keptBy'].map((k) => h('th', { scope: 'col' }, t(k))))),
+    h('thead', null, h('tr', null, ['col.date', 'col.line', 'col.direction', staff ? null : 'col.numbers', 'col.duration', 'col.purposes', 'col.keptBy'].filter(Boolean).map((k) => h('th', { scope: 'col' }, t(k))))),
     tbody,
   );
   const searchBtn = h('button', { type: 'submit', class: 'btn btn-primary', testid: 'calls-search' }, t('calls.search'));
 
   async function load() {
-    filters.number = unlocked ? number.value.trim() : '';
+    filters.number = unlocked && !staff ? number.value.trim() : '';
     filters.from = from.value;
     filters.to = to.value;
     filters.line = line.value;
@@ -81,7 +83,7 @@ export default function callsView() {
         cell('col.date', h('a', { href, class: 'row-link' }, fmtDateTime(c.startedAt)), c.clockSynced === false ? [' ', unsyncedBadge()] : null),
         cell('col.line', ctx.lineName(c.line)),
         cell('col.direction', directionText(c.direction)),
-        cell('col.numbers', nums ? h('span', { class: 'mono' }, nums) : h('span', { class: 'muted' }, t('common.none'))),
+        staff ? null : cell('col.numbers', nums ? h('span', { class: 'mono' }, nums) : h('span', { class: 'muted' }, t('common.none'))),
         cell('col.duration', fmtDuration(c.durationMs)),
         cell('col.purposes', purposesText(c.purposes)),
         cell('col.keptBy', keptByText(c.keptBy), c.restricted ? [' ', h('span', { class: 'badge' }, t('calls.restricted'))] : null),
@@ -109,7 +111,7 @@ export default function callsView() {
     h(
       'div',
       { class: 'filter-grid' },
-      field(t('calls.number'), number),
+      staff ? null : field(t('calls.number'), number),
       field(t('calls.from'), from),
       field(t('calls.to'), to),
       field(t('calls.line'), line),

@@ -9,6 +9,7 @@ import { SAMPLE_RATE } from '../../audio/frame.ts';
 import { parseRange } from '../range.ts';
 import type { CallHeader } from '../../archive/archive.ts';
 import { allowedPurposes, mayOpen, requirePurpose } from '../../privacy/access.ts';
+import { staffView } from '../../privacy/staff-view.ts';
 
 const CallParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,80}$' }) });
 const dateParam = (s: string | undefined, field: string, endOfDay: boolean): number | undefined => {
@@ -45,10 +46,13 @@ export const callRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => asyn
     if (req.query.number && locked) throw new RvError('RV_ERR_VAULT_LOCKED', 'Numbers are encrypted; unlock the vault to search by number.', 423);
     const q = { number: req.query.number || undefined, from: dateParam(req.query.from, 'from', false), to: dateParam(req.query.to, 'to', true), line: req.query.line || undefined };
     if (s.role === 'staff') {
-      // Staff see only their own extension's kept calls, which needs the sealed extension.
+      // A number search would tell staff who their calls were with, which *My calls* never shows.
+      if (req.query.number) throw new RvError('RV_ERR_FORBIDDEN', 'Staff cannot search kept calls by phone number; ask a manager.', 403);
+      // Staff see only their own extension's kept calls, which needs the sealed extension, and only what My calls shows.
       if (!s.extension || locked) return { calls: [], locked };
-      return { calls: box.catalog.search({ ...q, extension: s.extension }), locked };
+      return { calls: box.catalog.search({ ...q, extension: s.extension }).map(staffView), locked };
     }
+    // Who looked up which number is personal data too: recorded before the answer, without the number itself.
     if (req.query.number) await box.audit.append({ actor: s.user, action: 'calls.search', detail: { by: 'number' } });
     // Roles see only recordings kept for a purpose they are allowed (privacy settings, role matrix).
     const matrix = box.config().rolePurposes;
@@ -64,6 +68,7 @@ export const callRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => asyn
     if (s.role !== 'staff') requirePurpose(box.config().rolePurposes, s.role, h);
     // Opening a call's page is a look at personal data: who opened which call is recorded, once per session.
     if (firstInSession(s, `view:${h.id}`)) await box.audit.append({ actor: s.user, action: 'call.view', target: h.id });
+    if (s.role === 'staff') return { call: staffView(summary) };
     const v = await box.archive.verify(h.id);
     return { call: { ...summary, verified: v.ok, ...(v.reason ? { verifyProblem: v.reason } : {}) } };
   });

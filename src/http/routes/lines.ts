@@ -74,6 +74,7 @@ export const lineRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => asyn
         called: Type.Optional(Type.String({ pattern: '^\\+?[0-9]{3,20}$' })),
         extension: Type.Optional(Type.String({ pattern: '^[0-9]{1,8}$' })),
         durationSec: Type.Optional(Type.Number({ minimum: 1, maximum: 3600 })),
+        digits: Type.Optional(Type.String({ pattern: '^[0-9*#A-D]{1,32}$' })),
       }, { additionalProperties: false })),
     },
   }, async (req) => ({ ref: sim().placeCall(req.params.id, req.body ?? {}) }));

@@ -7,6 +7,7 @@ import { Config, PURPOSES, noDefault } from '../../config/schema.ts';
 import { DAY_MS, validateRetention } from '../../retention/policy.ts';
 import type { HoldStore } from '../../retention/holds.ts';
 import { policyDocument } from '../../privacy/policy-doc.ts';
+import { staffView } from '../../privacy/staff-view.ts';
 
 const HoldParams = Type.Object({ id: Type.String({ pattern: '^hold-[0-9a-f]{12}$' }) });
 const PlaceHold = Type.Object({
@@ -79,9 +80,7 @@ export const privacyRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => a
     if (!s.extension) return { calls: [], locked: !box.catalog.unlocked, extension: null, period, since };
     // The extension is sealed with the call: it can be matched only while the vault is unlocked.
     if (!box.catalog.unlocked) return { calls: [], locked: true, extension: s.extension, period, since };
-    const calls = box.catalog.search({ extension: s.extension, from: since }).map((c) => ({
-      id: c.id, line: c.line, startedAt: c.startedAt, durationMs: c.durationMs, direction: c.direction, purposes: c.purposes, keptBy: c.keptBy, held: c.holds.length > 0,
-    }));
+    const calls = box.catalog.search({ extension: s.extension, from: since }).map(staffView);
     await box.audit.append({ actor: s.user, action: 'mycalls.view', detail: { period, calls: calls.length } });
     return { calls, locked: false, extension: s.extension, period, since };
   });
