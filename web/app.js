@@ -17,6 +17,7 @@ import privacyView from './views/privacy.js';
 import myCallsView from './views/mycalls.js';
 import policyView from './views/policy.js';
 import requestsView from './views/requests.js';
+import notificationsView from './views/notifications.js';
 import accountView from './views/account.js';
 import aboutView from './views/about.js';
 
@@ -34,12 +35,14 @@ const ROUTES = {
   mycalls: { view: myCallsView, roles: ALL, nav: 'nav.mycalls' },
   policy: { view: policyView, roles: ALL, nav: 'nav.policy' },
   requests: { view: requestsView, roles: ['admin', 'manager'], nav: 'nav.requests' },
+  notifications: { view: notificationsView, roles: ['admin'], nav: 'nav.notifications' },
   account: { view: accountView, roles: ALL },
   about: { view: aboutView, roles: ALL, nav: 'nav.about' },
 };
 const NAV = ['dashboard', 'calls', 'settings', 'users', 'audit'];
 NAV.push('privacy', 'mycalls', 'policy');
 NAV.push('requests');
+NAV.push('notifications');
 NAV.push('about');
 
 const headerEl = document.getElementById('app-header');
