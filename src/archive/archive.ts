@@ -13,7 +13,7 @@ import { SORTABLE_ID, newSortableId } from './ids.ts';
 import { callPaths } from './paths.ts';
 import { decryptChunks, sha256File } from './reader.ts';
 import { scanArchive, type RecoveredCall } from './recover.ts';
-import { scrubWrappedKey } from './scrub.ts';
+import { replaceHeaderFile, scrubWrappedKey } from './scrub.ts';
 import { openMeta, sealMeta, unwrapDataKey, wrapDataKey } from './sealing.ts';
 import { CallWriter, type KeptCallWriter } from './writer.ts';
 
@@ -272,7 +272,8 @@ export class Archive {
         restricted: patch.restricted ?? h.restricted,
         metaSealed,
       });
-      await writeFileDurable(callPaths(this.opts.dir, id).header, headerJson(next));
+      // The replaced version's wrapped key is overwritten too, so a later shred leaves no copy in free space.
+      await replaceHeaderFile(callPaths(this.opts.dir, id).header, headerJson(next));
       const frozen = freeze(next);
       this.catalog.set(id, frozen);
       return frozen;

@@ -9,7 +9,7 @@ import { RECORD_PREFIX, framesOf, isTime, parseCallHeader, parseOpenHeader, pick
 import { SORTABLE_ID } from './ids.ts';
 import { AUDIO_EXT, HEADER_EXT, MONTH_DIR, OPEN_EXT, QUARANTINE_DIR, callPaths, classify, type CallPaths } from './paths.ts';
 import { readRecordAt } from './reader.ts';
-import { isScrubbed } from './scrub.ts';
+import { discardLeftover, isScrubbed } from './scrub.ts';
 
 export interface ScanContext { root: string; vault: Vault; log: (msg: string, extra?: object) => void }
 /** A call a power cut (or crash) left open, finished at start: what was stored and where it stops. */
@@ -28,7 +28,7 @@ export async function scanArchive(c: ScanContext): Promise<ScanResult> {
   const out: ScanResult = { headers: [], recovered: 0, quarantined: 0, recoveredCalls: [] };
   for (const e of await readdir(c.root, { withFileTypes: true })) {
     if (e.isFile() && isTempName(e.name)) {
-      await unlink(join(c.root, e.name));
+      await discardLeftover(c.root, e.name);
       c.log('archive: removed a temp file left by an interrupted write', { file: e.name });
     } else if (e.isDirectory() && MONTH_DIR.test(e.name)) {
       await scanMonth(c, join(c.root, e.name), out);
@@ -42,7 +42,7 @@ async function scanMonth(c: ScanContext, dir: string, out: ScanResult): Promise<
   let removed = false;
   for (const name of (await readdir(dir)).sort()) {
     if (isTempName(name)) {
-      await unlink(join(dir, name));
+      await discardLeftover(dir, name);
       c.log('archive: removed a temp file left by an interrupted write', { file: name });
       removed = true;
       continue;

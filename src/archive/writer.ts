@@ -4,7 +4,7 @@ import { BYTES_PER_SAMPLE, msOf } from '../audio/frame.ts';
 import { RvError } from '../errors.ts';
 import { isDiskError } from './disk-errors.ts';
 import type { Vault } from '../vault/vault.ts';
-import { writeFileDurable } from './durable.ts';
+import { replaceHeaderFile } from './scrub.ts';
 import { finalizeCall } from './finalize.ts';
 import { MAX_CHUNK_PCM, headerJson, isTime, sealRecord, type CallHeader, type CallMeta, type Missing, type OpenHeader } from './format.ts';
 import type { CallPaths } from './paths.ts';
@@ -109,7 +109,8 @@ export class CallWriter implements KeptCallWriter {
     if (this.finishing) return Promise.reject(this.finishedError());
     return this.enqueue(async () => {
       this.c.open.metaSealed = sealMeta(meta, this.c.dataKey);
-      await writeFileDurable(this.c.paths.open, headerJson(this.c.open));
+      // The replaced version's wrapped key is overwritten, so a later shred leaves no copy in free space.
+      await replaceHeaderFile(this.c.paths.open, headerJson(this.c.open));
     });
   }
 
@@ -118,7 +119,7 @@ export class CallWriter implements KeptCallWriter {
     return this.enqueue(async () => {
       const before = this.c.open.missing;
       this.c.open.missing = missing.map((m) => ({ ...m }));
-      await writeFileDurable(this.c.paths.open, headerJson(this.c.open)).catch((e: unknown) => { this.c.open.missing = before; throw e; });
+      await replaceHeaderFile(this.c.paths.open, headerJson(this.c.open)).catch((e: unknown) => { this.c.open.missing = before; throw e; });
     });
   }
 
