@@ -16,3 +16,4 @@ await (await import('./analyze.ts')).benchAnalyze();
 await (await import('./analog.ts')).benchAnalog();
 await (await import('./sip.ts')).benchSip();
 await (await import('./runtime.ts')).benchRuntime();
+await (await import('./alerts.ts')).benchAlerts();

@@ -30,6 +30,7 @@ import type { ControlBoard } from './board/board.ts';
 import { createBoard } from './board/factory.ts';
 import { BoardController } from './board/controller.ts';
 import { Health } from './health.ts';
+import { callsOf, unitKey } from './config/trunk.ts';
 import { Codecs } from './codecs/codecs.ts';
 import { prepareDataDir } from './datadir.ts';
 import { ClaimCode } from './vault/claim.ts';
@@ -52,6 +53,12 @@ export const dataPaths = (dataDir: string) => ({
   notifications: join(dataDir, 'notifications.json'),
   alertsOutbox: join(dataDir, 'alerts-outbox.json'),
 });
+
+/** Calls the box records at once: one per analog line, maxCalls per trunk; the ring holds minutesPerLine for each. */
+const callSlots = (cfg: Config): number => cfg.lines.reduce((n, l) => n + callsOf(l), 0);
+
+/** What each button/LED of the board is for: board.units, or one per line in the order of lines. */
+const boardUnits = (cfg: Config): { line: string; extension?: string }[] => (cfg.board.units.length ? cfg.board.units : cfg.lines.map((l) => ({ line: l.id })));
 
 /** The composition of every service of one running box; main.ts, the HTTP app and the CLI share it. */
 export class Box {
@@ -107,7 +114,7 @@ export class Box {
     const archive = new Archive({ dir: p.archive, vault, log: (msg, extra) => o.log.info({ ...extra }, msg) });
     const opened = await archive.open();
     o.log.info(opened, 'archive opened');
-    const ring = await Ring.open({ path: p.ring, slots: slotsForMinutes(cfg.ring.minutesPerLine, cfg.lines.length), log: (msg, extra) => o.log.info({ ...extra }, msg) });
+    const ring = await Ring.open({ path: p.ring, slots: slotsForMinutes(cfg.ring.minutesPerLine, callSlots(cfg)), log: (msg, extra) => o.log.info({ ...extra }, msg) });
     const audit = new AuditLog(p.audit, o.clock.now);
     await audit.open();
     // A call a power cut left open is finished and marked at open(); the audit log says so too.
@@ -127,7 +134,7 @@ export class Box {
     recorder.on('kept', (k) => void audit.append({ actor: 'box', action: 'call.kept', target: k.callId, detail: { line: k.line, keptBy: k.keptBy } })
       .catch((e: unknown) => o.log.error({ err: e, id: k.callId }, 'could not audit a kept call')));
     // Made before the line sources so they can listen to its line sense; started after them.
-    box.board = createBoard(() => box!.config().board, () => box!.config().lines.map((l) => l.id), o.log);
+    box.board = createBoard(() => box!.config().board, () => boardUnits(box!.config()).map(unitKey), o.log);
     if (!(await vault.isInitialized())) {
       box.claim = new ClaimCode(o.clock.now);
       // Someone who can touch the box may set it up without the printed code.
@@ -153,14 +160,14 @@ export class Box {
     if (siprecLines.length > 0) {
       const sc = cfg.siprec;
       box.siprec = new SiprecSource({
-        lines: siprecLines.map((l) => ({ id: l.id, channels: l.channels, match: l.match ?? [] })), log: o.log, now: o.clock.now, codecs,
+        lines: siprecLines.map((l) => ({ id: l.id, channels: l.channels, match: l.match ?? [], maxCalls: callsOf(l) })), log: o.log, now: o.clock.now, codecs,
         server: { host: sc.host, port: sc.port, udp: sc.udp, tcp: sc.tcp, mediaAddr: sc.mediaAddr, rtpPortMin: sc.rtpPortMin, rtpPortMax: sc.rtpPortMax, rtpTimeoutMs: sc.rtpTimeoutSec * 1000, answerDelayMs: sc.answerDelayMs, maxSessions: sc.maxSessions, allowFrom: sc.allowFrom },
       });
       box.sources.push(box.siprec);
     }
     if (pcapLines.length > 0) {
       box.sources.push(new PcapSource({
-        lines: pcapLines.map((l) => ({ id: l.id, channels: l.channels, match: l.match ?? [] })), log: o.log, now: o.clock.now,
+        lines: pcapLines.map((l) => ({ id: l.id, channels: l.channels, match: l.match ?? [], maxCalls: callsOf(l) })), log: o.log, now: o.clock.now,
         interface: cfg.pcap.interface, filter: cfg.pcap.filter, rtpTimeoutMs: cfg.pcap.rtpTimeoutSec * 1000, codecs,
       }));
     }
@@ -217,12 +224,13 @@ export class Box {
     if (!this.board) return;
     this.boardController = new BoardController({
       board: this.board, recorder: this.recorder, health: this.health, log: this.log, now: () => this.clock.now(),
-      mode: () => cfg().board.buttonMode, audit: (e) => this.audit.append(e),
+      mode: () => cfg().board.buttonMode, audit: (e) => this.audit.append(e), units: () => boardUnits(cfg()),
       beepDevice: () => (cfg().board.beep ? cfg().board.beepDevice : undefined),
     });
     await this.board.start().catch((e) => this.log.error({ err: e, board: this.board?.kind }, 'control board failed to start'));
   }
 
+  coverageMinutes(): number { return this.ring.coverageSeconds(callSlots(this.config())) / 60; }
   /** Alerts start after health; an alerter that fails to start is logged and the box records on. */
   private async startAlerts(outboxPath: string, version: string): Promise<void> {
     if (!this.health) return;
@@ -260,8 +268,6 @@ export class Box {
       await this.audit.append({ actor, action: 'notifications.test', detail: { channel } });
     }
   }
-
-  coverageMinutes(): number { return this.ring.coverageSeconds(this.config().lines.length) / 60; }
 
   async initialized(): Promise<boolean> { return this.vault.isInitialized(); }
 

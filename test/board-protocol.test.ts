@@ -106,7 +106,7 @@ test('the line splitter joins chunks, splits lines and drops over-long ones', ()
 });
 
 const status = (over: Partial<LineStatus>): LineStatus => ({
-  id: 'line1', name: 'Line 1', source: 'sim', channels: 2, keep: 'on-demand', sampleN: 10, purposes: [], keepPurposes: [], state: 'idle', ...over,
+  id: 'line1', name: 'Line 1', source: 'sim', channels: 2, keep: 'on-demand', sampleN: 10, purposes: [], keepPurposes: [], state: 'idle', maxCalls: 1, calls: [], ended: [], ...over,
 });
 const call = (over: Partial<NonNullable<LineStatus['call']>> = {}): NonNullable<LineStatus['call']> => ({ ref: 'r', startedAt: 0, direction: 'in', keeping: false, private: false, ...over });
 

@@ -6,40 +6,9 @@ import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { parseSip, serializeSip } from '../src/sip/message.ts';
 import {
-  audioSegments, captureRtp, downloadCall, feeder, matchChannel, rtpPackets, siprecHarness, sipp, type RtpSeen, type SiprecHarness,
+  audioSegments, captureRtp, checkAudio, feeder, keptCalls, rtpPackets, siprecHarness, sipp, type RtpSeen,
 } from './helpers/siprec-harness.ts';
 import { until } from './helpers/until.ts';
-
-/** Waits until `n` kept calls are complete in the archive (the call list shows them with an end). */
-async function keptCalls(h: SiprecHarness, n: number, ms = 30_000): Promise<any[]> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const calls = ((await h.get('/api/calls')).json?.calls ?? []).filter((c: any) => c.endedAt);
-    if (calls.length >= n) return calls;
-    if (Date.now() > end) throw new Error(`expected ${n} kept calls, found ${calls.length}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** Checks a kept call's WAV against the captured RTP of its two streams: samples, placement, silence, duration. */
-async function checkAudio(h: SiprecHarness, id: string, ports: number[], caps: Map<number, RtpSeen[]>) {
-  const call = await downloadCall(h, id);
-  const audio = ports.map((p) => (caps.get(p) ?? []).filter((x) => x.pt === 8));
-  const firsts = audio.filter((a) => a.length).map((a) => a[0]!);
-  assert.ok(firsts.length > 0, 'RTP was captured for the call');
-  const first = firsts.reduce((a, b) => (a.at <= b.at ? a : b));
-  const t0 = first.at - first.payload.length / 8;
-  const ends: number[] = [];
-  for (const [i, pkts] of audio.entries()) {
-    if (!pkts.length) continue;
-    ends.push(await matchChannel(h.dir, call.channel(i as 0 | 1), pkts, t0));
-  }
-  const last = Math.max(...audio.filter((a) => a.length).map((a) => a[a.length - 1]!.at));
-  const expectedSec = (last - t0) / 1000;
-  assert.ok(Math.abs(call.seconds - expectedSec) <= 0.1, `WAV lasts ${call.seconds} s; the captured RTP spans ${expectedSec.toFixed(3)} s`);
-  assert.equal(Math.round(call.seconds * 8000), Math.max(...ends), 'the WAV ends where the last received audio ends');
-  return call;
-}
 
 test('SIPREC call with metadata: both streams recorded as caller left / callee right, numbers, digits, metadata sealed', async (t) => {
   const h = await siprecHarness(t, { lines: 1 });

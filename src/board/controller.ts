@@ -5,19 +5,28 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import wav from 'node-wav';
 import type { ControlBoard, LedState, PressEvent } from './board.ts';
-import type { LineStatus, Recorder } from '../calls/recorder.ts';
+import { type LineStatus, type LiveCallStatus, type Recorder } from '../calls/recorder.ts';
+import { unitKey } from '../config/trunk.ts';
 import type { Health } from '../health.ts';
 import type { Log } from '../log.ts';
 import { isRvError } from '../errors.ts';
 
 export type ButtonMode = 'per-line' | 'all';
 
-/** What a line's LED shows: fault > private > keeping > buffering > idle. */
-export function ledFor(line: Pick<LineStatus, 'state' | 'call'>, boxFault: boolean): Exclude<LedState, 'ack'> {
+/** What button/LED n of the board is for: a line, or one extension's calls on a trunk line. */
+export interface BoardUnit { line: string; extension?: string | undefined }
+
+/**
+ * What a line's LED shows: fault > private > keeping > buffering > idle, over the line's live calls
+ * (a trunk's several), or over `only` those (by ref) of the extension the LED belongs to.
+ */
+export function ledFor(line: Pick<LineStatus, 'state' | 'call'> & { calls?: LiveCallStatus[] }, boxFault: boolean, only?: ReadonlySet<string>): Exclude<LedState, 'ack'> {
   if (boxFault || line.state === 'fault') return 'fault';
-  if (line.call?.private) return 'private';
-  if (line.call?.keeping || line.state === 'keeping') return 'keeping';
-  if (line.call) return 'buffering';
+  let calls = line.calls?.length ? line.calls : line.call ? [line.call] : [];
+  if (only) calls = calls.filter((c) => only.has(c.ref));
+  if (calls.some((c) => c.private)) return 'private';
+  if (calls.some((c) => c.keeping) || (!only && line.state === 'keeping')) return 'keeping';
+  if (calls.length) return 'buffering';
   return 'idle';
 }
 
@@ -46,6 +55,8 @@ export interface ControllerDeps {
   audit: (e: { actor: string; action: string; target?: string; detail?: Record<string, unknown> }) => Promise<unknown>;
   /** ALSA device for the "now kept" beep; undefined = no beep */
   beepDevice: () => string | undefined;
+  /** what each button/LED is for, in board order (default: one per line) */
+  units?: () => readonly BoardUnit[];
 }
 
 /** The bridge between the board and the recorder: presses become keep/private, states become LEDs. */
@@ -70,10 +81,21 @@ export class BoardController extends EventEmitter<{ handled: [PressOutcome]; bee
 
   stop(): void { for (const f of this.unsubscribe.splice(0)) f(); }
 
-  /** The LED state of every line, as the board shows it. */
+  private units(status: readonly LineStatus[]): readonly BoardUnit[] {
+    const u = this.d.units?.() ?? [];
+    return u.length ? u : status.map((l) => ({ line: l.id }));
+  }
+
+  /** The LED state of every button (by line id, or "line:extension" for a trunk extension's button), as the board shows it. */
   leds(): Record<string, LedState> {
     const boxFault = this.d.health.boxFault();
-    return Object.fromEntries(this.d.recorder.status().map((l) => [l.id, ledFor(l, boxFault)]));
+    const status = this.d.recorder.status();
+    const out: Record<string, LedState> = {};
+    for (const u of this.units(status)) {
+      const l = status.find((x) => x.id === u.line);
+      if (l) out[unitKey(u)] = ledFor(l, boxFault, u.extension !== undefined ? this.d.recorder.refsOf(u.line, u.extension) : undefined);
+    }
+    return out;
   }
 
   private update(): void {
@@ -87,7 +109,10 @@ export class BoardController extends EventEmitter<{ handled: [PressOutcome]; bee
   private onPress(p: PressEvent): void {
     const status = this.d.recorder.status();
     // Acknowledge first, before any disk work, so the flash comes at once.
-    for (const l of p.line !== undefined ? [p.line] : status.map((s) => s.id)) this.d.board.setLed(l, 'ack');
+    for (const l of p.line !== undefined ? [p.line] : this.units(status).map(unitKey)) this.d.board.setLed(l, 'ack');
+    // A button mapped to a trunk extension acts on that extension's calls only.
+    const unit = this.d.mode() === 'per-line' && p.line !== undefined ? this.units(status).find((u) => unitKey(u) === p.line) : undefined;
+    if (unit) { void this.act(unit.line, p.kind, unit.extension); return; }
     const targets = pressTargets(p, this.d.mode(), status, this.d.now());
     if (targets.length === 0) {
       this.d.log.info({ kind: p.kind }, 'save button pressed with no live or just-ended call');
@@ -97,13 +122,13 @@ export class BoardController extends EventEmitter<{ handled: [PressOutcome]; bee
     for (const line of targets) void this.act(line, p.kind);
   }
 
-  private async act(line: string, kind: 'short' | 'long'): Promise<void> {
+  private async act(line: string, kind: 'short' | 'long', extension?: string): Promise<void> {
     try {
       if (kind === 'short') {
-        const r = await this.d.recorder.save(line, { keptBy: 'button' });
-        this.emit('handled', { line, kind, ok: true, callId: r.callId });
+        const r = await this.d.recorder.save(line, { keptBy: 'button', extension });
+        for (const callId of r.callIds) this.emit('handled', { line, kind, ok: true, callId });
       } else {
-        await this.d.recorder.private(line);
+        await this.d.recorder.private(line, { extension });
         await this.d.audit({ actor: 'button', action: 'call.private', detail: { line } });
         this.emit('handled', { line, kind, ok: true });
       }

@@ -11,6 +11,8 @@ export interface CallSummary {
   keyed?: { count: number; atMs: number[] };
   /** stretches of the call that are not stored, and why (a full disk, a power cut) */
   missing?: NonNullable<CallHeader['missing']>;
+  /** what the recorder noticed about the call's media (early media, a second sender dropped, two streams in one direction) */
+  notes?: string[];
 }
 
 export interface CallQuery { number?: string; from?: number; to?: number; line?: string; extension?: string }
@@ -106,7 +108,8 @@ export class Catalog {
     };
     if (!m) return base;
     const dir = m.direction === 'in' || m.direction === 'out' ? m.direction : undefined;
-    return { ...base, direction: dir, caller: str(m.caller), called: str(m.called), extension: str(m.extension), digits: str(m.digits), keyed: keyedOf(m.keyed) };
+    const notes = Array.isArray(m.notes) ? m.notes.filter((x): x is string => typeof x === 'string').slice(0, 32) : undefined;
+    return { ...base, direction: dir, caller: str(m.caller), called: str(m.called), extension: str(m.extension), digits: str(m.digits), keyed: keyedOf(m.keyed), ...(notes?.length ? { notes } : {}) };
   }
 
   /**

@@ -8,12 +8,12 @@ import type { Ring } from '../ring/ring.ts';
 import type { Archive, CallHeader, KeptBy, KeptCallWriter } from '../archive/archive.ts';
 import type { Missing, MissingReason } from '../archive/format.ts';
 import { isDiskError, isDiskFull, errnoOf } from '../archive/disk-errors.ts';
-import { msOf } from '../audio/frame.ts';
 import type { CallParties, LineSource } from '../sources/source.ts';
-import { decideAtStart, isExcluded, resolvePurposes } from '../policy/keep.ts';
+import { decideAtStart, isExcluded, normalizeNumber, resolvePurposes } from '../policy/keep.ts';
+import { callsOf } from '../config/trunk.ts';
 import { Chunker, type Chunk } from './chunker.ts';
 import { KeyedDigits } from './keyed-digits.ts';
-import { SAMPLE_RATE, type CallRate } from '../audio/frame.ts';
+import { SAMPLE_RATE, msOf, type CallRate } from '../audio/frame.ts';
 
 /** The call-end reason a source gives a call shorter than its line's minimum length. */
 export const TOO_SHORT = 'too-short';
@@ -53,6 +53,8 @@ interface LiveCall {
   /** appends, ring writes of kept audio and drains, one at a time in call order */
   lastAppend: Promise<void>;
   endedAt?: number;
+  /** digits keyed during the call and when; masked in the sealed metadata unless the line keeps them */
+  keyed: KeyedDigits;
   /** frames heard on the line so far */
   heardFrames: number;
   /** kept audio goes to the (pinned) ring, not the archive: while a keep starts, or while the disk refuses writes */
@@ -67,21 +69,41 @@ interface LiveCall {
   acked: boolean;
   /** finishKept() waits on these while the call is stalled */
   whenWhole: (() => void)[];
-  /** digits keyed during the call and when; masked in the sealed metadata unless the line keeps them */
-  keyed: KeyedDigits;
 }
 
 interface EndedCall { ref: string; ringId: string; line: string; startedAt: number; endedAt: number; channels: 1 | 2; rate: CallRate; parties: CallParties; keyed: KeyedDigits; savableUntil: number; timer: NodeJS.Timeout }
+
+/** A live call as the dashboard and the LEDs see it (no numbers: staff see the dashboard). */
+/** heardMs: audio heard so far; durableMs: of it, stored durably in the archive (a kept call, once acknowledged) */
+export interface LiveCallStatus { ref: string; startedAt: number; direction: 'in' | 'out'; keeping: boolean; private: boolean; callId?: string; extension?: string; heardMs?: number; durableMs?: number }
+export interface EndedCallStatus { ref: string; endedAt: number; savableUntil: number; extension?: string }
+
+/** Which calls a save or private acts on: one call by its ref, the calls of one extension, or (neither) the line's. */
+export interface CallPick { ref?: string | undefined; extension?: string | undefined }
 
 export interface LineStatus {
   id: string; name: string; source: string; channels: 1 | 2; keep: LineConfig['keep']; sampleN: number;
   purposes: string[]; keepPurposes: string[];
   state: 'idle' | 'in-call' | 'keeping' | 'fault'; fault?: string;
-  /** what the fault is: the audio source (RV_ERR_AUDIO_SOURCE) or kept audio the disk refused (RV_ERR_DISK_FULL, RV_ERR_ARCHIVE_WRITE) */
+  /** what the fault is: the audio source (RV_ERR_AUDIO_SOURCE) or kept audio the disk refuses (RV_ERR_DISK_FULL, RV_ERR_ARCHIVE_WRITE) */
   faultCode?: string;
-  /** heardMs: audio heard so far; durableMs: audio of it stored in the archive (kept calls) */
-  call?: { ref: string; startedAt: number; direction: 'in' | 'out'; keeping: boolean; private: boolean; callId?: string; heardMs?: number; durableMs?: number };
-  lastEnded?: { ref: string; endedAt: number; savableUntil: number };
+  /** calls the line carries at once: 1, or a trunk's maxCalls */
+  maxCalls: number;
+  /** every live call, oldest first */
+  calls: LiveCallStatus[];
+  /** the newest live call (the only one on an analog line) */
+  call?: LiveCallStatus;
+  /** calls that ended within the grace period and can still be kept, oldest first */
+  ended: EndedCallStatus[];
+  lastEnded?: EndedCallStatus;
+}
+
+const keyOf = (line: string, ref: string): string => `${line}\u0000${ref}`;
+
+/** Does a call belong to an extension: its own extension, or the extension as caller or callee (a trunk's own number)? */
+export function ofExtension(p: Pick<CallParties, 'extension' | 'caller' | 'called'>, ext: string): boolean {
+  const n = normalizeNumber(ext);
+  return [p.extension, p.caller, p.called].some((x) => x !== undefined && (x === ext || normalizeNumber(x) === n));
 }
 
 export type RecorderEvents = {
@@ -99,6 +121,7 @@ export type RecorderEvents = {
  * of the data flow. Saving pins the call, copies its ring slots and streams the rest to the archive.
  */
 export class Recorder extends EventEmitter<RecorderEvents> {
+  /** by line and ref: a trunk line carries several live calls, an analog line one */
   private readonly live = new Map<string, LiveCall>();
   private readonly ended = new Map<string, EndedCall>();
   private readonly faults = new Map<string, string>();
@@ -115,10 +138,10 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   attach(source: LineSource): void {
     source.on('call-start', (e) => this.onStart(e.line, e.ref, e.at, e.channels, e.parties, e.rate ?? SAMPLE_RATE));
     source.on('call-audio', (e) => {
-      const call = this.live.get(e.line);
-      if (call?.ref === e.ref) call.keyed.heard(e.block.at);
+      const call = this.live.get(keyOf(e.line, e.ref));
+      call?.keyed.heard(e.block.at);
       // Unbuffered (never/excluded) and private calls are not even gathered.
-      if (call?.ref === e.ref && call.buffered && !call.private) {
+      if (call?.buffered && !call.private) {
         call.heardFrames += e.block.pcm.length / call.channels;
         call.chunker.push(e.block);
       }
@@ -135,10 +158,16 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     return l;
   }
 
+  private liveOn(line: string): LiveCall[] { return [...this.live.values()].filter((c) => c.line === line); }
+  private endedOn(line: string): EndedCall[] { return [...this.ended.values()].filter((c) => c.line === line); }
+
   private onStart(line: string, ref: string, at: number, channels: 1 | 2, parties: CallParties, rate: CallRate): void {
-    const prev = this.live.get(line);
-    if (prev) this.onEnd(line, prev.ref, at, 'superseded');
     const cfg = this.lineConfig(line);
+    const same = this.live.get(keyOf(line, ref));
+    if (same) this.onEnd(line, ref, at, 'superseded');
+    // A line full of calls (an analog line's one, a trunk's maxCalls) gives way to the new call: the oldest ends.
+    const others = this.liveOn(line);
+    for (const old of others.slice(0, Math.max(0, others.length - callsOf(cfg) + 1))) this.onEnd(line, old.ref, at, 'superseded');
     const decision = decideAtStart(cfg, parties, this.d.exclusions(), this.d.draw);
     const call: LiveCall = {
       ...this.freshKeep(), ref, line, ringId: `${line}.${ref}.${randomBytes(4).toString('hex')}`, startedAt: at, channels, rate, parties: { ...parties },
@@ -146,7 +175,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       chunker: new Chunker(channels, (c) => this.onChunk(call, c), rate), keyed: new KeyedDigits(at),
     };
     call.keyed.update(parties.digits);
-    this.live.set(line, call);
+    this.live.set(keyOf(line, ref), call);
     this.d.log.info({ line, ref, buffered: decision.buffer }, `call started: ${decision.reason}`);
     if (decision.keep) this.track(this.startKeeping(call, decision.keep, resolvePurposes(cfg)), 'could not keep call');
     this.emit('change');
@@ -291,8 +320,8 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   }
 
   private onInfo(line: string, ref: string, parties: Partial<CallParties>): void {
-    const call = this.live.get(line);
-    if (!call || call.ref !== ref) return;
+    const call = this.live.get(keyOf(line, ref));
+    if (!call) return;
     Object.assign(call.parties, parties);
     call.keyed.update(call.parties.digits);
     if (isExcluded(call.parties, this.d.exclusions())) {
@@ -303,11 +332,12 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   }
 
   private onEnd(line: string, ref: string, at: number, reason: string): void {
-    const call = this.live.get(line);
-    if (!call || call.ref !== ref) return;
+    const key = keyOf(line, ref);
+    const call = this.live.get(key);
+    if (!call) return;
     call.chunker.flush();
     call.endedAt = at;
-    this.live.delete(line);
+    this.live.delete(key);
     this.d.log.info({ line, ref, reason }, 'call ended');
     // A call shorter than the line's minimum (a misdial, a line glitch) is not stored, unless a person kept it.
     if (reason === TOO_SHORT && (!call.keeping || call.keptBy === 'all' || call.keptBy === 'sample')) {
@@ -319,27 +349,33 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       this.track(this.finishKept(call), 'could not finish a kept call');
     } else if (call.buffered && !call.private && this.d.ring.has(call.ringId)) {
       const graceMs = this.d.graceSeconds() * 1000;
-      const old = this.ended.get(line);
-      if (old) { clearTimeout(old.timer); this.d.ring.forget(old.ringId); }
+      // A line keeps as many just-ended calls savable as it carries at once; older ones are wiped.
+      const olds = this.endedOn(line);
+      for (const old of olds.slice(0, Math.max(0, olds.length - callsOf(this.lineConfig(line)) + 1))) this.forgetEnded(old);
       // Wipe at the end of the grace period instead of waiting to be overwritten: the buffer stays minimal.
-      const timer = setTimeout(() => this.expireEnded(line, call.ringId), graceMs);
-      this.ended.set(line, { ref, ringId: call.ringId, line, startedAt: call.startedAt, endedAt: at, channels: call.channels, rate: call.rate, parties: call.parties, keyed: call.keyed, savableUntil: at + graceMs, timer });
+      const timer = setTimeout(() => this.expireEnded(key, call.ringId), graceMs);
+      this.ended.set(key, { ref, ringId: call.ringId, line, startedAt: call.startedAt, endedAt: at, channels: call.channels, rate: call.rate, parties: call.parties, keyed: call.keyed, savableUntil: at + graceMs, timer });
     }
     this.emit('change');
   }
 
-  private expireEnded(line: string, ringId: string): void {
-    const e = this.ended.get(line);
+  private expireEnded(key: string, ringId: string): void {
+    const e = this.ended.get(key);
     if (!e || e.ringId !== ringId) return;
-    this.ended.delete(line);
-    this.d.ring.forget(ringId);
+    this.forgetEnded(e);
     this.emit('change');
+  }
+
+  private forgetEnded(e: EndedCall): void {
+    clearTimeout(e.timer);
+    this.ended.delete(keyOf(e.line, e.ref));
+    this.d.ring.forget(e.ringId);
   }
 
   /** The sealed metadata: keyed digits (card numbers, PINs) only as count and times unless the line keeps them. */
   private metaOf(line: string, p: CallParties, keyed: KeyedDigits): Record<string, unknown> {
     const keepDigits = this.d.lines().find((l) => l.id === line)?.keepDigits ?? false;
-    return { direction: p.direction, caller: p.caller, called: p.called, extension: p.extension, ...keyed.meta(p.digits, keepDigits), ...(p.siprecMetadata ? { siprecMetadata: p.siprecMetadata } : {}), ...(p.undecodable?.length ? { undecodable: p.undecodable } : {}) };
+    return { direction: p.direction, caller: p.caller, called: p.called, extension: p.extension, ...keyed.meta(p.digits, keepDigits), ...(p.siprecMetadata ? { siprecMetadata: p.siprecMetadata } : {}), ...(p.undecodable?.length ? { undecodable: p.undecodable } : {}), ...(p.notes?.length ? { notes: p.notes } : {}) };
   }
 
   private startKeeping(call: LiveCall, keptBy: KeptBy, purposes: string[]): Promise<KeptCallWriter> {
@@ -449,25 +485,54 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   }
 
   /**
-   * Keep the live call on a line, or the one that ended within the grace period. Resolves once the audio
-   * heard so far is durable; a disk that refuses it answers RV_ERR_DISK_FULL (the call still gets kept
-   * once there is room).
+   * The calls a save or private acts on. A ref picks one call; an extension the calls of that
+   * extension (a trunk button mapped to it); neither every live call on the line. With no live call
+   * the newest call that ended within the grace period (of that extension, when one is given).
    */
-  async save(lineId: string, opts: { purposes?: string[]; keptBy: KeptBy }): Promise<{ callId: string; heardMs: number; durableMs: number }> {
+  private pick(lineId: string, pick: CallPick, now: number): { live: LiveCall[]; ended?: EndedCall } {
+    const match = (c: { ref: string; parties: CallParties }) => (pick.ref === undefined || c.ref === pick.ref) && (pick.extension === undefined || ofExtension(c.parties, pick.extension));
+    const live = this.liveOn(lineId).filter(match);
+    if (live.length) return { live };
+    const ended = this.endedOn(lineId).filter((e) => match(e) && now <= e.savableUntil && this.d.ring.has(e.ringId)).pop();
+    return ended ? { live, ended } : { live };
+  }
+
+  private nothingTo(lineId: string, pick: CallPick, what: string): RvError {
+    const which = pick.ref !== undefined ? ` with ref ${pick.ref}` : pick.extension !== undefined ? ` of extension ${pick.extension}` : '';
+    return new RvError('RV_ERR_NOTHING_TO_SAVE', `There is no call${which} on line ${lineId} to ${what}: none is live and none ended in the last ${this.d.graceSeconds()} seconds.`, 409);
+  }
+
+  /** The refs of the live calls on a line that belong to an extension (what a button mapped to it shows). */
+  refsOf(lineId: string, extension: string): Set<string> {
+    return new Set(this.liveOn(lineId).filter((c) => ofExtension(c.parties, extension)).map((c) => c.ref));
+  }
+
+  /**
+   * Keep the live calls on a line (one call on an analog line; on a trunk every live call, or those
+   * `pick` names), or else the newest that ended within the grace period. Resolves once the audio heard
+   * so far (the partial second too) is durable; a disk that refuses it answers RV_ERR_DISK_FULL (the call
+   * still gets kept once there is room). heardMs/durableMs are the first call's.
+   */
+  async save(lineId: string, opts: { purposes?: string[] | undefined; keptBy: KeptBy } & CallPick): Promise<{ callId: string; callIds: string[]; heardMs: number; durableMs: number }> {
     const cfg = this.lineConfig(lineId);
     if (cfg.keep === 'never') throw new RvError('RV_ERR_LINE_NEVER_KEEPS', `Line ${lineId} is set to never keep calls; change its keep policy in the settings first.`, 409);
     const purposes = resolvePurposes(cfg, opts.purposes);
-    const call = this.live.get(lineId);
-    if (call?.private) throw new RvError('RV_ERR_CALL_PRIVATE', 'This call was marked private and wiped; it cannot be kept.', 409);
-    if (call) {
-      if (!call.buffered) throw new RvError('RV_ERR_EXCLUDED', 'This call is with a number on the exclusion list (a private call) and is never recorded.', 409);
-      const heardMs = msOf(call.heardFrames, call.rate);
-      return this.acknowledge(call, lineId, this.startKeeping(call, opts.keptBy, purposes), heardMs);
+    const { live, ended } = this.pick(lineId, opts, this.d.clock.now());
+    if (live.length) {
+      // On a trunk the private and excluded calls among several are left alone; alone, they say why they cannot be kept.
+      const keepable = live.filter((c) => !c.private && c.buffered);
+      if (!keepable.length) {
+        if (live[0]!.private) throw new RvError('RV_ERR_CALL_PRIVATE', 'This call was marked private and wiped; it cannot be kept.', 409);
+        throw new RvError('RV_ERR_EXCLUDED', 'This call is with a number on the exclusion list (a private call) and is never recorded.', 409);
+      }
+      const acks = await Promise.all(keepable.map((c) => this.acknowledge(c, lineId, this.startKeeping(c, opts.keptBy, purposes), msOf(c.heardFrames, c.rate))));
+      const callIds = acks.map((a) => a.callId);
+      return { callId: callIds[0]!, callIds, heardMs: acks[0]!.heardMs, durableMs: acks[0]!.durableMs };
     }
-    const e = this.ended.get(lineId);
-    if (e && this.d.clock.now() <= e.savableUntil && this.d.ring.has(e.ringId)) {
+    if (ended) {
+      const e = ended;
       clearTimeout(e.timer);
-      this.ended.delete(lineId);
+      this.ended.delete(keyOf(e.line, e.ref));
       // The ended call is kept like a live one, so a full disk holds it in the ring and retries too.
       const kept: LiveCall = {
         ...this.freshKeep(), ref: e.ref, line: lineId, ringId: e.ringId, startedAt: e.startedAt, channels: e.channels, rate: e.rate, parties: e.parties, keyed: e.keyed,
@@ -481,9 +546,9 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       const ack = await this.acknowledge(kept, lineId, keeping, e.endedAt - e.startedAt);
       // A call that has ended is listed when the save answers.
       await finishing;
-      return ack;
+      return { ...ack, callIds: [ack.callId] };
     }
-    throw new RvError('RV_ERR_NOTHING_TO_SAVE', `There is no call on line ${lineId} to keep: none is live and none ended in the last ${this.d.graceSeconds()} seconds.`, 409);
+    throw this.nothingTo(lineId, opts, 'keep');
   }
 
   /** Waits for a keep to be durable up to now; tells the person at once if the disk refuses it. */
@@ -512,24 +577,29 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       : new RvError('RV_ERR_ARCHIVE_WRITE', `The disk refuses to store the call on line ${lineId}. It is held in the ring buffer and kept once the disk works again; check the disk and the box's log.`, 507);
   }
 
-  /** "Private": wipe the live or just-ended call from the ring at once; it is never kept. */
-  async private(lineId: string): Promise<void> {
+  /**
+   * "Private": wipe the live or just-ended call from the ring at once; it is never kept. On a trunk
+   * with several live calls, `pick` must say which (a ref, or the extension of the button pressed).
+   */
+  async private(lineId: string, pick: CallPick = {}): Promise<void> {
     const cfg = this.lineConfig(lineId);
-    const call = this.live.get(lineId);
-    if (call && !call.private) {
+    const { live, ended } = this.pick(lineId, pick, this.d.clock.now());
+    const open = live.filter((c) => !c.private);
+    if (open.length > 1) {
+      throw new RvError('RV_ERR_WHICH_CALL', `Line ${lineId} carries ${open.length} live calls${pick.extension !== undefined ? ` of extension ${pick.extension}` : ''}; say which one to make private (its ref), or map the board's buttons to extensions (board.units).`, 409);
+    }
+    const call = open[0];
+    if (call) {
       if (cfg.keep === 'all') throw new RvError('RV_ERR_KEPT_BY_RULE', `Line ${lineId} keeps every call by rule (for example a legal obligation); a call on it cannot be made private.`, 409);
       await this.wipe(call, 'marked private');
       return;
     }
-    const e = this.ended.get(lineId);
-    if (e) {
-      clearTimeout(e.timer);
-      this.ended.delete(lineId);
-      this.d.ring.forget(e.ringId);
+    if (!live.length && ended) {
+      this.forgetEnded(ended);
       this.emit('change');
       return;
     }
-    throw new RvError('RV_ERR_NOTHING_TO_SAVE', `There is no live or just-ended call on line ${lineId} to make private.`, 409);
+    throw new RvError('RV_ERR_NOTHING_TO_SAVE', `There is no live or just-ended call${pick.ref !== undefined ? ` with ref ${pick.ref}` : pick.extension !== undefined ? ` of extension ${pick.extension}` : ''} on line ${lineId} to make private.`, 409);
   }
 
   private async wipe(call: LiveCall, why: string): Promise<void> {
@@ -559,22 +629,25 @@ export class Recorder extends EventEmitter<RecorderEvents> {
 
   status(): LineStatus[] {
     return this.d.lines().map((l) => {
-      const call = this.live.get(l.id);
-      const ended = this.ended.get(l.id);
+      const calls = this.liveOn(l.id).map((c): LiveCallStatus => {
+        const keeping = !!c.keeping && !c.private;
+        return {
+          ref: c.ref, startedAt: c.startedAt, direction: c.parties.direction, keeping, private: c.private || !c.buffered, heardMs: msOf(c.heardFrames, c.rate),
+          ...(c.writer && c.acked ? { callId: c.writer.id, durableMs: c.writer.durableMs } : {}), ...(c.parties.extension ? { extension: c.parties.extension } : {}),
+        };
+      });
+      const ended = this.endedOn(l.id).map((e): EndedCallStatus => ({ ref: e.ref, endedAt: e.endedAt, savableUntil: e.savableUntil, ...(e.parties.extension ? { extension: e.parties.extension } : {}) }));
       const stalled = [...this.stalledCalls].find((c) => c.line === l.id)?.stalled;
       const fault = this.faults.get(l.id) ?? stalled?.message;
       const faultCode = this.faults.has(l.id) ? 'RV_ERR_AUDIO_SOURCE' : stalled?.code;
-      const keeping = !!call?.keeping && !call.private;
+      const call = calls[calls.length - 1];
+      const lastEnded = ended[ended.length - 1];
       return {
         id: l.id, name: l.name, source: l.source, channels: l.channels, keep: l.keep, sampleN: l.sampleN,
-        purposes: [...l.announced], keepPurposes: [...l.keepPurposes],
-        state: fault ? 'fault' : keeping ? 'keeping' : call ? 'in-call' : 'idle',
+        purposes: [...l.announced], keepPurposes: [...l.keepPurposes], maxCalls: callsOf(l),
+        state: fault ? 'fault' : calls.some((c) => c.keeping) ? 'keeping' : call ? 'in-call' : 'idle',
         ...(fault ? { fault, faultCode } : {}),
-        ...(call ? { call: {
-          ref: call.ref, startedAt: call.startedAt, direction: call.parties.direction, keeping, private: call.private || !call.buffered, heardMs: msOf(call.heardFrames, call.rate),
-          ...(call.writer && call.acked ? { callId: call.writer.id, durableMs: call.writer.durableMs } : {}),
-        } } : {}),
-        ...(ended ? { lastEnded: { ref: ended.ref, endedAt: ended.endedAt, savableUntil: ended.savableUntil } } : {}),
+        calls, ...(call ? { call } : {}), ended, ...(lastEnded ? { lastEnded } : {}),
       };
     });
   }

@@ -3,6 +3,7 @@ import { Value } from '@sinclair/typebox/value';
 import { Config } from './schema.ts';
 import { RvError } from '../errors.ts';
 import { checkAnalog } from './analog.ts';
+import { checkTrunks } from './trunk.ts';
 import { checkNotifications } from '../alerts/config.ts';
 
 /** Validate raw config, naming the source, the key, what was found and what is expected. */
@@ -38,6 +39,7 @@ export function parseConfig(raw: unknown, source: string): Config {
     if (stray.length) throw new RvError('RV_ERR_CONFIG', `${source}: lines.${line.id}.keepPurposes: found ${stray.join(', ')}, which the line does not announce; expected a subset of announced (${line.announced.join(', ')}).`);
   }
   checkAnalog(cfg, source);
+  checkTrunks(cfg, source);
   const alerts = checkNotifications(cfg.notifications);
   if (alerts.length) throw new RvError('RV_ERR_CONFIG', `${source}: invalid configuration; fix these keys and start again:\n${alerts.map((l) => `  ${l}`).join('\n')}`);
   return cfg;

@@ -1,5 +1,6 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { AlsaConfig, LineAnalog, LineInput } from './analog.ts';
+import { MAX_LINES, MAX_TRUNK_CALLS } from './trunk.ts';
 import { NotificationsConfig } from '../alerts/config.ts';
 
 export const PURPOSES = ['training', 'evaluation', 'complaint', 'evidence', 'legal-obligation'] as const;
@@ -29,6 +30,7 @@ export const LineConfig = Type.Object(
     analog: Type.Optional(LineAnalog),
     keepDigits: Type.Boolean({ default: false, title: 'Keep the digits keyed during a call', description: 'false = only how many digits were keyed and when (card numbers and PINs are never stored); true for lines that need them, e.g. order entry. Staff never see them.' }),
     match: Type.Optional(Type.Array(Type.String({ pattern: '^\\+?[0-9*#]{1,20}$' }), { maxItems: 64, uniqueItems: true, title: 'Numbers this line answers for', description: 'SIPREC: a session whose caller or callee is one of these goes to this line (a caller among them makes the call outgoing); empty = any free line' })),
+    maxCalls: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_TRUNK_CALLS, title: 'Calls this trunk line records at once', description: `siprec and pcap lines only (default 8, at most ${MAX_TRUNK_CALLS}); analog and simulated lines carry one call` })),
   },
   { additionalProperties: false },
 );
@@ -64,7 +66,7 @@ export const Config = Type.Object(
     ),
     ring: Type.Object(
       {
-        minutesPerLine: Type.Number({ minimum: 1, maximum: 240, default: 10, title: 'Minutes of audio the ring holds per line', description: 'The shortest useful window: a call longer than this loses its start unless saved' }),
+        minutesPerLine: Type.Number({ minimum: 1, maximum: 240, default: 10, title: 'Minutes of audio the ring holds per line (per call a trunk line carries)', description: 'The shortest useful window: a call longer than this loses its start unless saved' }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -148,6 +150,16 @@ export const Config = Type.Object(
           },
           { additionalProperties: false, default: {} },
         ),
+        units: Type.Array(
+          Type.Object(
+            {
+              line: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,31}$', title: 'Line id this button and LED belong to' }),
+              extension: Type.Optional(Type.String({ pattern: '^\\+?[0-9*#]{1,20}$', title: 'Extension (or own number) on a trunk line', description: 'The button keeps, and the LED shows, only the calls of this extension; without it a trunk button keeps every live call on the line' })),
+            },
+            { additionalProperties: false },
+          ),
+          { default: [], maxItems: 8, title: 'What button/LED n of the board is for, in order', description: 'Empty = one per configured line, in the order of lines' },
+        ),
         buttonMode: Type.Union([Type.Literal('per-line'), Type.Literal('all')], { default: 'per-line', title: 'One button per line, or one button that keeps every live call' }),
         longPressMs: Type.Integer({ minimum: 300, maximum: 10000, default: 1000, title: 'Milliseconds a press must last to mean "private"' }),
         beep: Type.Boolean({ default: false, title: 'Beep on the audio output when a call starts being kept' }),
@@ -165,7 +177,7 @@ export const Config = Type.Object(
     notifications: NotificationsConfig,
     lines: Type.Array(LineConfig, {
       minItems: 1,
-      maxItems: 32,
+      maxItems: MAX_LINES,
       title: 'Phone lines',
       default: [
         { id: 'line1', name: 'Line 1', source: 'sim', channels: 2, keep: 'on-demand', sampleN: 10, announced: ['complaint', 'training'], keepPurposes: ['complaint'] },
@@ -198,7 +210,7 @@ export const LineSettings = Type.Object(
 );
 export const SettingsPatch = Type.Object(
   {
-    lines: Type.Optional(Type.Array(LineSettings, { maxItems: 32 })),
+    lines: Type.Optional(Type.Array(LineSettings, { maxItems: MAX_LINES })),
     graceSeconds: Type.Optional(noDefault(Config.properties.graceSeconds)),
     exclusions: Type.Optional(noDefault(Config.properties.exclusions)),
     language: Type.Optional(noDefault(Config.properties.language)),

@@ -47,6 +47,8 @@ export interface MediaStream {
   offered: SdpDirection;
   packets: number;
   lastPacketAt: number;
+  /** the address the SRC's SDP gives for this stream (c= line); media is accepted from it (or the SIP peer, or allowFrom) */
+  remoteAddr?: string;
 }
 
 /** One SIPREC recording session (RFC 7866): the SIP dialog with the SRC and its media streams. */
@@ -88,7 +90,8 @@ export class RecordingSession {
 export type SiprecServerEvents = {
   /** a session was answered; audio may follow */
   session: [RecordingSession];
-  rtp: [RecordingSession, number, Buffer, number];
+  /** a datagram on a stream's port: session, m-line index, bytes, arrival ms, the sender */
+  rtp: [RecordingSession, number, Buffer, number, { address: string; port: number }];
   /** metadata or stream directions changed (UPDATE, re-INVITE) */
   update: [RecordingSession];
   end: [RecordingSession, string];
@@ -213,6 +216,11 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
     if (this.responses.size > MAX_CACHED_RESPONSES) this.responses.delete(this.responses.keys().next().value!);
   }
 
+  /** Whether an address is in siprec.allowFrom (false when the list is empty: media then needs the SDP's or the SIP peer's address). */
+  listed(address: string): boolean {
+    return (this.o.allowFrom ?? []).length > 0 && this.allowed(address);
+  }
+
   private allowed(address: string): boolean {
     const list = this.o.allowFrom ?? [];
     if (!list.length) return true;
@@ -287,7 +295,7 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
       this.emit('refused', s, why);
     };
     try {
-      for (const st of offer.streams) s.streams.push(await this.openStream(s, st.index, st.media, st.label, st.port, st.payloads, st.direction));
+      for (const st of offer.streams) s.streams.push(Object.assign(await this.openStream(s, st.index, st.media, st.label, st.port, st.payloads, st.direction), st.addr ? { remoteAddr: st.addr } : {}));
     } catch (e) {
       refuse((e as Error).message);
       return this.replyError(m, peer, e);
@@ -318,13 +326,13 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
     const { port, socket } = await this.ports.open();
     st.port = port;
     st.socket = socket;
-    socket.on('message', (buf) => {
+    socket.on('message', (buf, from) => {
       if (s.state === 'ended') return;
       const at = this.now();
       st.packets++;
       st.lastPacketAt = at;
       // A fault while handling one packet must not take the socket, or the box, down with it.
-      try { this.emit('rtp', s, index, buf, at); } catch (e) { if (st.packets % 1000 === 1) this.o.log.error({ err: e, port }, 'RTP packet handling failed'); }
+      try { this.emit('rtp', s, index, buf, at, from); } catch (e) { if (st.packets % 1000 === 1) this.o.log.error({ err: e, port }, 'RTP packet handling failed'); }
     });
     socket.on('error', (e) => this.o.log.warn({ err: e, port }, 'RTP socket error'));
     return st;
@@ -370,7 +378,8 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
       try {
         for (const st of offer.streams) {
           const known = s.streams[st.index];
-          if (!known) { s.streams.push(await this.openStream(s, st.index, st.media, st.label, st.port, st.payloads, st.direction)); continue; }
+          if (!known) { s.streams.push(Object.assign(await this.openStream(s, st.index, st.media, st.label, st.port, st.payloads, st.direction), st.addr ? { remoteAddr: st.addr } : {})); continue; }
+          if (st.addr) known.remoteAddr = st.addr;
           // A port of 0 stops the stream; a direction of inactive/recvonly pauses it (hold, RFC 7866 pause).
           known.offered = st.port === 0 ? 'inactive' : st.direction;
           if (st.label !== undefined) known.label = st.label;

@@ -6,7 +6,8 @@ import { CapturePipeline } from '../pcap/pipeline.ts';
 import type { PassiveCall } from '../pcap/passive.ts';
 import { LineSource, type CallParties } from './source.ts';
 
-export interface PcapLine { id: string; channels: 1 | 2; match?: readonly string[] }
+/** A line fed by the mirrored trunk: up to `maxCalls` calls at once (default 1). */
+export interface PcapLine { id: string; channels: 1 | 2; match?: readonly string[]; maxCalls?: number }
 
 export interface PcapSourceOptions {
   lines: PcapLine[];
@@ -166,20 +167,24 @@ export class PcapSource extends LineSource {
   }
 
   private onStart(c: PassiveCall): void {
-    const taken = new Set([...this.busy.values()].map((l) => l.id));
-    const free = this.o.lines.filter((l) => !taken.has(l.id));
+    const taken = new Map<string, number>();
+    for (const l of this.busy.values()) taken.set(l.id, (taken.get(l.id) ?? 0) + 1);
+    const free = this.o.lines.filter((l) => (taken.get(l.id) ?? 0) < (l.maxCalls ?? 1));
     const byNumber = (n?: string) => (n ? free.find((l) => l.match?.some((m) => same(m, n))) : undefined);
     const outLine = byNumber(c.caller);
     const line = outLine ?? byNumber(c.called) ?? free.find((l) => !l.match?.length) ?? free[0];
     if (!line) {
       this.dropped++;
-      this.o.log.warn({ calls: this.busy.size }, 'a call on the mirrored trunk found no free pcap line and is not recorded; add a line with source "pcap"');
+      this.o.log.warn({ calls: this.busy.size }, 'a call on the mirrored trunk found no free pcap line and is not recorded; raise the line\'s maxCalls or add a line with source "pcap"');
       return;
     }
     this.busy.set(c, line);
     const parties: CallParties = { direction: outLine ? 'out' : 'in' };
     if (c.caller) parties.caller = c.caller;
     if (c.called) parties.called = c.called;
+    // The line's own number on this call is the extension a board button can be mapped to.
+    const ext = outLine ? c.caller : c.called && line.match?.some((m) => same(m, c.called!)) ? c.called : undefined;
+    if (ext) parties.extension = ext;
     this.emit('call-start', { line: line.id, ref: c.ref, at: Math.round(c.answeredAt!), channels: line.channels, parties, rate: c.rate });
   }
 }

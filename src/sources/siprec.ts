@@ -6,12 +6,14 @@ import { rtpMapsOf, undecodableNote } from '../codecs/sdp-maps.ts';
 import { parseRtp, type RtpPacket } from '../rtp/packet.ts';
 import { RtpStream, type RtpAudio } from '../rtp/stream.ts';
 import { StereoJoiner } from '../rtp/stereo.ts';
+import { MediaLatch, plainAddr } from '../rtp/latch.ts';
 import { numberFromUri } from '../sip/message.ts';
 import { participantNumber, siprecRoles } from '../sip/siprec-meta.ts';
 import { SiprecServer, type RecordingSession, type SiprecServerOptions } from '../sip/siprec-server.ts';
 import { LineSource, type CallParties } from './source.ts';
 
-export interface SiprecLine { id: string; channels: 1 | 2; match?: readonly string[] }
+/** A SIPREC trunk line: up to `maxCalls` sessions at once (default 1). */
+export interface SiprecLine { id: string; channels: 1 | 2; match?: readonly string[]; maxCalls?: number }
 
 export interface SiprecSourceOptions {
   lines: SiprecLine[];
@@ -42,6 +44,8 @@ interface Live {
   resumed: Set<number>;
   /** the first packets of a stream segment, held until its start time is judged */
   pending: Map<number, Array<{ p: RtpPacket; at: number }>>;
+  /** per m-line: the sender the stream latched on; packets from others are dropped */
+  latches: Map<number, MediaLatch>;
 }
 
 /** A new stream segment's start is judged on this many packets, or on what came in this many ms. */
@@ -65,9 +69,12 @@ export class SiprecSource extends LineSource {
   readonly lines: readonly string[];
   readonly server: SiprecServer;
   private readonly live = new Map<string, Live>();
-  private readonly busy = new Set<string>();
+  /** live sessions per line */
+  private readonly busy = new Map<string, number>();
   private drainTimer?: NodeJS.Timeout;
   private readonly now: () => number;
+  /** RTP packets dropped because a sender other than the recording client's sent them (issue 10: audio injection) */
+  strangerPackets = 0;
   private readonly codecs: Codecs;
 
   constructor(private readonly o: SiprecSourceOptions) {
@@ -81,11 +88,11 @@ export class SiprecSource extends LineSource {
       decodable: (p) => rtpMapsOf([p]).some((m) => this.codecs.nativeRate(m) !== undefined),
     });
     this.server.on('session', (s) => this.onSession(s));
-    this.server.on('rtp', (s, i, buf, at) => this.onRtp(s, i, buf, at));
+    this.server.on('rtp', (s, i, buf, at, from) => this.onRtp(s, i, buf, at, from));
     this.server.on('update', (s) => this.onUpdate(s));
     this.server.on('end', (s, reason) => this.onEnd(s, reason));
-    this.server.on('cancelled', (s) => { if (s.line) this.busy.delete(s.line); });
-    this.server.on('refused', (s) => { if (s.line) this.busy.delete(s.line); });
+    this.server.on('cancelled', (s) => this.release(s));
+    this.server.on('refused', (s) => this.release(s));
   }
 
   async start(): Promise<void> {
@@ -109,21 +116,34 @@ export class SiprecSource extends LineSource {
     const p: CallParties = { direction: caller !== undefined && own.has(caller) ? 'out' : 'in' };
     if (caller !== undefined) p.caller = caller;
     if (called !== undefined) p.called = called;
+    // The line's own number on this call is the extension a board button can be mapped to.
+    const ext = p.direction === 'out' ? caller : called !== undefined && own.has(called) ? called : undefined;
+    if (ext !== undefined) p.extension = ext;
     if (s.metadataXml.length) p.siprecMetadata = [...s.metadataXml];
     return p;
   }
 
+  /** A session that held a place on its line gives it back, once. */
+  private release(s: RecordingSession): void {
+    if (!s.line || this.released.has(s)) return;
+    this.released.add(s);
+    const n = (this.busy.get(s.line) ?? 1) - 1;
+    if (n > 0) this.busy.set(s.line, n); else this.busy.delete(s.line);
+  }
+
+  private readonly released = new WeakSet<RecordingSession>();
+
   private admit(s: RecordingSession): boolean {
-    const free = this.o.lines.filter((l) => !this.busy.has(l.id));
+    const free = this.o.lines.filter((l) => (this.busy.get(l.id) ?? 0) < (l.maxCalls ?? 1));
     const numbers = new Set<string>();
     for (const p of s.metadata.participants) { const n = participantNumber(p); if (n) numbers.add(n); }
     for (const u of [s.from.uri, s.to.uri]) { const n = numberFromUri(u); if (n) numbers.add(n); }
     const line = free.find((l) => l.match?.some((n) => numbers.has(n))) ?? free.find((l) => !l.match?.length);
     if (!line) {
-      this.o.log.warn({ callId: s.callId }, 'SIPREC session refused: every SIPREC line is busy or none matches its numbers; add lines or widen their match lists');
+      this.o.log.warn({ callId: s.callId }, 'SIPREC session refused: every SIPREC line carries its maxCalls or none matches its numbers; raise maxCalls, add lines or widen their match lists');
       return false;
     }
-    this.busy.add(line.id);
+    this.busy.set(line.id, (this.busy.get(line.id) ?? 0) + 1);
     s.line = line.id;
     return true;
   }
@@ -133,7 +153,7 @@ export class SiprecSource extends LineSource {
     const rate = this.codecs.callRate(rtpMapsOf(s.streams.flatMap((x) => x.payloads)));
     const live: Live = {
       rate, s, line, parties: this.partiesOf(s, line), streams: new Map(), garbage: 0, channels: this.channelsOf(s),
-      sending: this.sendingOf(s), floor: new Map(), last: new Map(), resumed: new Set(), pending: new Map(),
+      sending: this.sendingOf(s), floor: new Map(), last: new Map(), resumed: new Set(), pending: new Map(), latches: new Map(),
       joiner: new StereoJoiner((index, pcm) => this.emitAudio(live, index, pcm), { maxLagMs: 1000, rate }),
     };
     this.live.set(s.id, live);
@@ -173,10 +193,47 @@ export class SiprecSource extends LineSource {
     return st;
   }
 
-  private onRtp(s: RecordingSession, index: number, buf: Buffer, at: number): void {
+  /**
+   * Media is taken only from the address the SRC's SDP gives for the stream, the SIP peer's address,
+   * or siprec.allowFrom; the stream latches on its first valid packet's sender (symmetric RTP).
+   */
+  private latchFor(live: Live, index: number): MediaLatch {
+    let latch = live.latches.get(index);
+    if (latch) return latch;
+    const s = live.s;
+    latch = new MediaLatch((addr) => {
+      const sdp = s.streams[index]?.remoteAddr;
+      return (sdp !== undefined && plainAddr(sdp) === addr) || plainAddr(s.peer.address) === addr || this.server.listed(addr);
+    });
+    live.latches.set(index, latch);
+    return latch;
+  }
+
+  /** A stranger's packets on a recorded stream: dropped, counted, logged once and noted in the call's report. */
+  private onStranger(live: Live, index: number, latch: MediaLatch): void {
+    this.strangerPackets++;
+    if (latch.dropped !== 1) return;
+    const note = `RTP from ${latch.firstStranger} on stream ${index + 1} was dropped: only the recording client (${latch.latchedOn ?? live.s.peer.address}) may send this call's media`;
+    this.o.log.warn({ line: live.line.id, from: latch.firstStranger, port: live.s.streams[index]?.port, code: 'RV_ERR_RTP_STRANGER' }, `${note}; check that nothing else on the network sends to the recorder's RTP ports`);
+    this.note(live, note);
+  }
+
+  private note(live: Live, note: string): void {
+    live.parties.notes = [...(live.parties.notes ?? []), note];
+    this.emit('call-info', { line: live.line.id, ref: live.s.id, parties: { notes: live.parties.notes } });
+  }
+
+  private onRtp(s: RecordingSession, index: number, buf: Buffer, at: number, from?: { address: string; port: number }): void {
     const live = this.live.get(s.id);
     if (!live) return;
     const p = parseRtp(buf);
+    if (from) {
+      const latch = this.latchFor(live, index);
+      const valid = p !== null && (s.streams[index]?.payloads ?? []).some((x) => x.pt === p.pt);
+      const v = latch.check(from.address, from.port, valid);
+      if (v.stranger) { this.onStranger(live, index, latch); return; }
+      if (!v.ok && p) return;
+    }
     if (!p) {
       if (live.garbage++ === 0) this.o.log.warn({ line: live.line.id, port: s.streams[index]?.port }, 'packets on an RTP port that are not RTP; ignored');
       return;
@@ -274,6 +331,8 @@ export class SiprecSource extends LineSource {
     const sending = this.sendingOf(s);
     sending.forEach((now, i) => { if (now && !live.sending[i]) live.resumed.add(i); });
     live.sending = sending;
+    // Media moved by the re-INVITE (a new address, or a stream resumed): latch again on the next valid packet.
+    for (const [i, latch] of live.latches) if (sending[i] && live.resumed.has(i)) latch.reset();
     const next = this.partiesOf(s, live.line);
     const changed: Partial<CallParties> = {};
     for (const k of ['caller', 'called', 'direction'] as const) if (next[k] !== undefined && next[k] !== live.parties[k]) (changed as Record<string, unknown>)[k] = next[k];
@@ -286,12 +345,16 @@ export class SiprecSource extends LineSource {
 
   private onEnd(s: RecordingSession, reason: string): void {
     const live = this.live.get(s.id);
-    if (s.line) this.busy.delete(s.line);
+    this.release(s);
     if (!live) return;
     this.live.delete(s.id);
     for (const i of [...live.pending.keys()]) this.settle(live, i);
     for (const [i, st] of live.streams) { this.place(live, i, st.flush()); st.close(); }
     live.joiner.flush();
+    // The report gives the final count of a stranger's dropped packets.
+    for (const [i, latch] of live.latches) {
+      if (latch.dropped > 1) this.note(live, `${latch.dropped} RTP packets from ${latch.firstStranger} (and any other stranger) on stream ${i + 1} were dropped in all`);
+    }
     this.emit('call-end', { line: live.line.id, ref: s.id, at: this.now(), reason });
   }
 }

@@ -17,6 +17,8 @@ export interface CallParties {
   undecodable?: string[];
   /** SIPREC recording metadata documents (RFC 7865) as the recording client sent them, in order; sealed with the call */
   siprecMetadata?: string[];
+  /** what the source noticed about the call's media, for the call's report (early media, strangers' packets dropped, streams kept apart) */
+  notes?: string[];
 }
 
 export interface CallStartEvent {

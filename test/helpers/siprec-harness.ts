@@ -38,16 +38,18 @@ export interface SiprecHarness {
 }
 
 /** An in-process box with `lines` SIPREC lines keeping every call, an unlocked vault and an admin HTTP session. */
-export async function siprecHarness(t: { after(fn: () => Promise<void>): void }, o: { lines: number; answerDelayMs?: number; rtpTimeoutSec?: number; channels?: 1 | 2; keepDigits?: boolean }): Promise<SiprecHarness> {
+export async function siprecHarness(t: { after(fn: () => Promise<void>): void }, o: { lines: number; answerDelayMs?: number; rtpTimeoutSec?: number; channels?: 1 | 2; keepDigits?: boolean; maxCalls?: number; minutesPerLine?: number; keep?: string; board?: Record<string, unknown>; siprec?: Record<string, unknown> }): Promise<SiprecHarness> {
   const dir = await mkdtemp(join(tmpdir(), 'rv-siprec-'));
   const rtpMin = randomBase(400);
   const rtpMax = rtpMin + 399;
   const lines = Array.from({ length: o.lines }, (_, i) => ({
-    id: `sip${i + 1}`, name: `SIP ${i + 1}`, source: 'siprec', channels: o.channels ?? 2, keep: 'all', announced: ['complaint', 'evidence'], keepPurposes: ['evidence'], keepDigits: o.keepDigits ?? false,
+    id: `sip${i + 1}`, name: `SIP ${i + 1}`, source: 'siprec', channels: o.channels ?? 2, keep: o.keep ?? 'all', announced: ['complaint', 'evidence'], keepPurposes: ['evidence'], keepDigits: o.keepDigits ?? false,
+    // One call per line unless a test asks for a trunk: the multi-line tests count lines as calls.
+    maxCalls: o.maxCalls ?? 1,
   }));
   const config = parseConfig({
-    dataDir: join(dir, 'data'), lines, board: { driver: 'none' },
-    siprec: { host: '127.0.0.1', port: 0, rtpPortMin: rtpMin, rtpPortMax: rtpMax, rtpTimeoutSec: o.rtpTimeoutSec ?? 30, answerDelayMs: o.answerDelayMs ?? 0 },
+    dataDir: join(dir, 'data'), lines, board: o.board ?? { driver: 'none' }, ring: { minutesPerLine: o.minutesPerLine ?? 10 },
+    siprec: { host: '127.0.0.1', port: 0, rtpPortMin: rtpMin, rtpPortMax: rtpMax, rtpTimeoutSec: o.rtpTimeoutSec ?? 30, answerDelayMs: o.answerDelayMs ?? 0, ...o.siprec },
   }, 'test');
   const box = await Box.open({ config, log: silentLog, clock: { now: Date.now, synced: () => true }, speechDir: join(ROOT, 'assets/speech') });
   assert.ok(box.siprec, 'the box runs a SIPREC source for siprec lines');
@@ -246,4 +248,35 @@ export async function matchChannel(dir: string, channel: Int16Array, pkts: RtpSe
   for (let i = 0; i < channel.length; i++) if (!covered[i] && channel[i] !== 0) stray++;
   assert.equal(stray, 0, 'outside the received audio the channel is silent');
   return end;
+}
+
+/** Waits until `n` kept calls are complete in the archive (the call list shows them with an end). */
+export async function keptCalls(h: SiprecHarness, n: number, ms = 30_000): Promise<any[]> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const calls = ((await h.get('/api/calls')).json?.calls ?? []).filter((c: any) => c.endedAt);
+    if (calls.length >= n) return calls;
+    if (Date.now() > end) throw new Error(`expected ${n} kept calls, found ${calls.length}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Checks a kept call's WAV against the captured RTP of its two streams: samples, placement, silence, duration. */
+export async function checkAudio(h: SiprecHarness, id: string, ports: number[], caps: Map<number, RtpSeen[]>) {
+  const call = await downloadCall(h, id);
+  const audio = ports.map((p) => (caps.get(p) ?? []).filter((x) => x.pt === 8));
+  const firsts = audio.filter((a) => a.length).map((a) => a[0]!);
+  assert.ok(firsts.length > 0, 'RTP was captured for the call');
+  const first = firsts.reduce((a, b) => (a.at <= b.at ? a : b));
+  const t0 = first.at - first.payload.length / 8;
+  const ends: number[] = [];
+  for (const [i, pkts] of audio.entries()) {
+    if (!pkts.length) continue;
+    ends.push(await matchChannel(h.dir, call.channel(i as 0 | 1), pkts, t0));
+  }
+  const last = Math.max(...audio.filter((a) => a.length).map((a) => a[a.length - 1]!.at));
+  const expectedSec = (last - t0) / 1000;
+  assert.ok(Math.abs(call.seconds - expectedSec) <= 0.1, `WAV lasts ${call.seconds} s; the captured RTP spans ${expectedSec.toFixed(3)} s`);
+  assert.equal(Math.round(call.seconds * 8000), Math.max(...ends), 'the WAV ends where the last received audio ends');
+  return call;
 }

@@ -175,6 +175,9 @@ export default {
   'dash.privateCall': 'Private call: not kept',
   'dash.privateConfirm': 'Mark this call on {line} as private? It is wiped from the buffer and can never be kept.',
   'dash.privateDone': 'The call on {line} was wiped.',
+  'dash.trunkCalls': '{n} of {max} calls live',
+  'dash.saveAll': 'Save all {n} live calls',
+  'dash.extension': 'ext. {ext}',
   'dash.fault': 'Fault: {message}',
 
   'state.idle': 'Idle',

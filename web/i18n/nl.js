@@ -175,6 +175,9 @@ export default {
   'dash.privateCall': 'Privégesprek: wordt niet bewaard',
   'dash.privateConfirm': 'Dit gesprek op {line} als privé markeren? Het wordt uit de buffer gewist en kan nooit meer worden bewaard.',
   'dash.privateDone': 'Het gesprek op {line} is gewist.',
+  'dash.trunkCalls': '{n} van {max} gesprekken bezig',
+  'dash.saveAll': 'Alle {n} gesprekken bewaren',
+  'dash.extension': 'toestel {ext}',
   'dash.fault': 'Storing: {message}',
 
   'state.idle': 'Vrij',

@@ -17,6 +17,67 @@ function displayState(line) {
   return 'idle';
 }
 
+/**
+ * The live calls of a trunk line (siprec/pcap, several calls at once), one row each with its own
+ * save and private buttons. Rows are kept by ref so a press in progress is not redrawn away.
+ */
+function makeTrunkList(lineRef) {
+  const list = h('ul', { class: 'trunk-calls', testid: `calls-${lineRef().id}` });
+  const count = h('p', { class: 'trunk-count muted', testid: `calls-count-${lineRef().id}` });
+  const rows = new Map();
+  const act = async (btn, kind, ref) => {
+    const line = lineRef();
+    if (kind === 'private' && !(await confirmDialog(t('dash.privateConfirm', { line: line.name }), t('dash.private')))) return;
+    try {
+      const res = await busy(btn, () => post(`/api/lines/${encodeURIComponent(line.id)}/${kind}`, { ref }));
+      if (kind === 'save') {
+        ctx.keptRefs.add(ref);
+        if (!ctx.announcedKept.has(res.callId)) {
+          ctx.announcedKept.add(res.callId);
+          toast(t('dash.saved', { line: line.name }), 'ok', ctx.can(['admin', 'manager', 'reviewer']) ? h('a', { href: `#/calls/${encodeURIComponent(res.callId)}`, class: 'toast-link' }, t('dash.openCall')) : null);
+        }
+      } else {
+        ctx.privateRefs.add(ref);
+        toast(t('dash.privateDone', { line: line.name }), 'ok');
+      }
+    } catch (e) {
+      toast(e instanceof ApiError ? e.message : String(e), 'error');
+    }
+  };
+  function row(call) {
+    const dir = h('span', { class: 'trunk-dir' });
+    const ext = h('span', { class: 'trunk-ext muted' });
+    const dur = h('span', { class: 'duration' });
+    const state = h('span', { class: 'trunk-state' });
+    const save = h('button', { type: 'button', class: 'btn btn-small btn-primary', testid: 'call-save' }, t('dash.save'));
+    const priv = h('button', { type: 'button', class: 'btn btn-small btn-quiet', testid: 'call-private' }, t('dash.private'));
+    const el = h('li', { class: 'trunk-call', testid: 'trunk-call', dataset: { ref: call.ref } }, dir, ext, dur, state, h('span', { class: 'trunk-actions' }, save, priv));
+    save.addEventListener('click', () => act(save, 'save', call.ref));
+    priv.addEventListener('click', () => act(priv, 'private', call.ref));
+    return { el, dir, ext, dur, state, save, priv };
+  }
+  function update(line, now) {
+    const calls = line.calls || [];
+    count.textContent = t('dash.trunkCalls', { n: fmtNumber(calls.length), max: fmtNumber(line.maxCalls) });
+    const live = new Set(calls.map((c) => c.ref));
+    for (const [ref, r] of rows) if (!live.has(ref)) { r.el.remove(); rows.delete(ref); }
+    for (const c of calls) {
+      let r = rows.get(c.ref);
+      if (!r) { r = row(c); rows.set(c.ref, r); list.append(r.el); }
+      const isPrivate = c.private || ctx.privateRefs.has(c.ref);
+      r.el.dataset.state = isPrivate ? 'private' : c.keeping ? 'keeping' : 'in-call';
+      r.dir.textContent = t(`dir.${c.direction}`);
+      r.ext.textContent = c.extension ? t('dash.extension', { ext: c.extension }) : '';
+      r.dur.textContent = fmtClock(now - c.startedAt);
+      r.state.textContent = isPrivate ? t('dash.privateCall') : c.keeping ? t('dash.beingKept') : t('state.in-call');
+      r.save.disabled = r.save.getAttribute('aria-busy') === 'true' || c.keeping || isPrivate || line.state === 'fault';
+      r.priv.disabled = r.priv.getAttribute('aria-busy') === 'true' || isPrivate;
+    }
+    list.hidden = calls.length === 0;
+  }
+  return { el: h('div', { class: 'trunk' }, count, list), update };
+}
+
 function keepLabel(line) {
   return line.keep === 'sample' ? t('keep.sample', { n: fmtNumber(line.sampleN) }) : t(`keep.${line.keep}`);
 }
@@ -40,6 +101,8 @@ function makeCard(initial) {
     h('div', null, h('dt', null, t('dash.keepMode')), keepValue),
   );
   const coverage = h('p', { class: 'coverage muted', testid: `coverage-${id}` });
+  // A trunk line (several calls at once) lists each live call with its own buttons.
+  const trunk = initial.maxCalls > 1 ? makeTrunkList(() => line) : null;
   // What the LED next to this line's save button shows (issue 5).
   const ledHint = h('p', { class: 'board-led muted', testid: `led-${id}`, hidden: true });
 
@@ -146,6 +209,7 @@ function makeCard(initial) {
     h('div', { class: 'line-head' }, title, pill),
     fault,
     facts,
+    trunk ? trunk.el : null,
     h('div', { class: 'line-actions' }, saveBtn, privBtn),
     coverage,
     ledHint,
@@ -199,6 +263,14 @@ function makeCard(initial) {
     }
     privBtn.textContent = t('dash.private');
     privBtn.disabled = privBtn.getAttribute('aria-busy') === 'true' || isPrivate || !(line.call || (ended && !endedKept));
+    if (trunk) {
+      trunk.update(line, now);
+      // On a trunk the card's save keeps every live call; private is per call (the rows), unless only one is live.
+      const n = (line.calls || []).length;
+      if (n > 1 && !(line.calls || []).every((c) => c.keeping)) saveBtn.textContent = t('dash.saveAll', { n: fmtNumber(n) });
+      if (n > 1 && line.calls.every((c) => c.keeping || c.private)) { saveBtn.textContent = t('dash.beingKept'); saveBtn.disabled = true; }
+      privBtn.hidden = n > 1;
+    }
     if (simBtns.hangup) {
       simBtns.hangup.disabled = simBtns.hangup.getAttribute('aria-busy') === 'true' || !line.call;
       simBtns.in.disabled = simBtns.in.getAttribute('aria-busy') === 'true' || Boolean(line.call);

@@ -8,6 +8,11 @@ import { SimBoard } from '../../board/sim.ts';
 
 const LineParams = Type.Object({ id: Type.String({ maxLength: 32 }) });
 const SIM_ROLES = ['admin', 'manager', 'staff'] as const;
+/** On a trunk line: one live call by its ref, or the calls of one extension; neither = the line's calls. */
+const CallPick = {
+  ref: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  extension: Type.Optional(Type.String({ pattern: '^\\+?[0-9*#]{1,20}$' })),
+};
 
 export const lineRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => async (app) => {
   const { box } = ctx;
@@ -47,15 +52,15 @@ export const lineRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => asyn
     });
   });
 
-  app.post('/api/lines/:id/save', { onRequest: allow(STAFF_AND_UP), schema: { params: LineParams, body: Type.Optional(Type.Object({ purposes: Type.Optional(Type.Array(Purpose, { maxItems: 5 })) }, { additionalProperties: false })) } }, async (req) => {
-    const r = await box.recorder.save(req.params.id, { purposes: req.body?.purposes, keptBy: 'user' });
-    await box.audit.append({ actor: req.session!.user, action: 'call.save', target: r.callId, detail: { line: req.params.id } });
+  app.post('/api/lines/:id/save', { onRequest: allow(STAFF_AND_UP), schema: { params: LineParams, body: Type.Optional(Type.Object({ purposes: Type.Optional(Type.Array(Purpose, { maxItems: 5 })), ...CallPick }, { additionalProperties: false })) } }, async (req) => {
+    const r = await box.recorder.save(req.params.id, { purposes: req.body?.purposes, keptBy: 'user', ref: req.body?.ref, extension: req.body?.extension });
+    for (const callId of r.callIds) await box.audit.append({ actor: req.session!.user, action: 'call.save', target: callId, detail: { line: req.params.id } });
     // heardMs: audio heard when the save was made; durableMs: of it, stored durably before this answer.
-    return { callId: r.callId, line: req.params.id, heardMs: r.heardMs, durableMs: r.durableMs };
+    return { callId: r.callId, callIds: r.callIds, line: req.params.id, heardMs: r.heardMs, durableMs: r.durableMs };
   });
 
-  app.post('/api/lines/:id/private', { onRequest: allow(STAFF_AND_UP), schema: { params: LineParams } }, async (req) => {
-    await box.recorder.private(req.params.id);
+  app.post('/api/lines/:id/private', { onRequest: allow(STAFF_AND_UP), schema: { params: LineParams, body: Type.Optional(Type.Object(CallPick, { additionalProperties: false })) } }, async (req) => {
+    await box.recorder.private(req.params.id, { ref: req.body?.ref, extension: req.body?.extension });
     await box.audit.append({ actor: req.session!.user, action: 'call.private', detail: { line: req.params.id } });
     return { ok: true };
   });
@@ -94,7 +99,8 @@ export const lineRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => asyn
     if (!(box.board instanceof SimBoard)) throw new RvError('RV_ERR_NOT_SIMULATED', 'This box has a real save-button board (or none); press its buttons instead.', 404);
     return box.board;
   };
-  const BoardLine = Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,31}$' });
+  // A button is a line id, or "line:extension" for a button mapped to a trunk extension (board.units).
+  const BoardLine = Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,31}(:\\+?[0-9*#]{1,20})?$' });
   app.post('/api/sim/board/press', { onRequest: allow(SIM_ROLES), schema: { body: Type.Object({ line: Type.Optional(BoardLine), kind: Type.Union([Type.Literal('short'), Type.Literal('long')]) }, { additionalProperties: false }) } }, async (req) => {
     const b = simBoard();
     if (!b.connected) throw new RvError('RV_ERR_BOARD_UNPLUGGED', 'The simulated board is unplugged; plug it back in first.', 409);
