@@ -30,7 +30,7 @@ export interface AlerterDeps {
 }
 
 const MAX_BACKOFF_MS = 6 * 3_600_000;
-const RETRY_FIRST_MS = 5_000;
+const RETRY_FIRST_MS = 2_000;
 const RETRY_MAX_MS = 10 * 60_000;
 
 export const boxName = (n: NotificationsConfig): string => n.boxName || hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64) || 'ringvault';
@@ -172,7 +172,7 @@ export class Alerter {
     for (const ch of ['email', 'webhook'] as const) void this.flush(ch);
   }
 
-  /** Sends what waits for one channel, oldest first; on failure waits (5 s doubling to 10 min) and tries again. */
+  /** Sends what waits for one channel, oldest first; on failure waits (2 s doubling to 10 min) and tries again. */
   private async flush(ch: QueuedChannel): Promise<void> {
     if (this.sending[ch] || this.stopped) return;
     const now = Date.now();

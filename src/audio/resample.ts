@@ -40,6 +40,8 @@ class Fir {
 /** 8 kHz → 16 kHz: zero-stuffing then the half-band low-pass (gain 2 to keep the level). */
 export class Upsampler2 {
   private readonly fir = new Fir();
+  /** output samples process() gives for `n` input samples */
+  expected(n: number): number { return 2 * n; }
   process(x: Int16Array): Int16Array {
     const out = new Int16Array(x.length * 2);
     for (let i = 0; i < x.length; i++) {
@@ -56,6 +58,7 @@ export class Upsampler2 {
 export class Downsampler2 {
   private readonly fir = new Fir();
   private phase = 0;
+  expected(n: number): number { return (n + this.phase) >> 1; }
   process(x: Int16Array): Int16Array {
     const out = new Int16Array((x.length + this.phase) >> 1);
     let j = 0;

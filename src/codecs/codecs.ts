@@ -117,7 +117,11 @@ function resampled(d: Decoder, rate: CallRate, r: Upsampler2 | Downsampler2): De
     decode: (p) => r.process(d.decode(p)),
     close: () => d.close(),
   };
+  const samplesOf = d.samplesOf;
+  if (samplesOf) out.samplesOf = (p) => r.expected(samplesOf.call(d, p));
   const plc = d.plc;
   if (plc) out.plc = (samples) => r.process(plc.call(d, Math.round((samples * d.rate) / rate)));
+  const cn = d.comfortNoise;
+  if (cn) out.comfortNoise = (samples) => { const x = cn.call(d, Math.round((samples * d.rate) / rate)); return x && r.process(x); };
   return out;
 }

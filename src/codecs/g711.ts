@@ -4,5 +4,5 @@ import type { Decoder } from './types.ts';
 /** G.711 is stateless: one byte is one 8 kHz sample. */
 export function g711Decoder(law: 'PCMA' | 'PCMU'): Decoder {
   const table = law === 'PCMA' ? alawDecode : ulawDecode;
-  return { codec: law, rate: 8000, tsPerSample: 1, decode: (p) => table(p), close() {} };
+  return { codec: law, rate: 8000, tsPerSample: 1, decode: (p) => table(p), samplesOf: (p) => p.length, close() {} };
 }

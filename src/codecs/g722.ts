@@ -22,6 +22,7 @@ export function g722Decoder(lib: SpandspG722): Decoder {
       const n = lib.decode(state, out, data, data.length);
       return n >= 0 && n < out.length ? out.subarray(0, n) : out;
     },
+    samplesOf: (p) => 2 * Math.min(p.length, MAX_BYTES),
     close() { if (state) lib.free(state); state = undefined; },
   };
 }

@@ -45,6 +45,7 @@ export function loadLibOpus(soname = 'libopus.so.0'): Loaded<LibOpus> {
     const create = lib.func('void *opus_decoder_create(int32_t fs, int channels, _Out_ int *error)');
     const decode = lib.func('int opus_decode(void *st, const uint8_t *data, int32_t len, _Out_ int16_t *pcm, int frame_size, int decode_fec)');
     const destroy = lib.func('void opus_decoder_destroy(void *st)');
+    const samples = lib.func('int opus_packet_get_nb_samples(const uint8_t *packet, int32_t len, int32_t fs)');
     return {
       ok: true,
       lib: {
@@ -55,6 +56,7 @@ export function loadLibOpus(soname = 'libopus.so.0'): Loaded<LibOpus> {
         },
         decode: (s, d, n, o, f) => decode(s, d, n, o, f, 0) as number,
         destroy: (s) => destroy(s),
+        samples: (d, rate) => samples(d, d.length, rate) as number,
       },
     };
   } catch (e) {

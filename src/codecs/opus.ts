@@ -7,6 +7,8 @@ export interface LibOpus {
   /** decodes one packet (null: conceal `frameSize` samples); returns samples or a negative error */
   decode(state: unknown, data: Uint8Array | null, len: number, out: Int16Array, frameSize: number): number;
   destroy(state: unknown): void;
+  /** samples a packet decodes to at `rate` (opus_packet_get_nb_samples), or a negative error */
+  samples(data: Uint8Array, rate: number): number;
 }
 
 /** 120 ms, the longest Opus packet (RFC 6716 §3.2.5), in output samples */
@@ -33,6 +35,12 @@ export function opusDecoder(lib: LibOpus, rate: CallRate): Decoder | string {
     codec: 'OPUS', rate, tsPerSample: 48000 / rate,
     // an empty payload is a DTX gap marker, not a packet: nothing to put out
     decode: (p) => (p.length === 0 || p.length > MAX_PACKET ? new Int16Array(0) : run(p, buf.length)),
+    samplesOf(p) {
+      if (p.length === 0 || p.length > MAX_PACKET) return 0;
+      const n = lib.samples(p, rate);
+      // an unreadable packet decodes to nothing; one longer than Opus allows is cut as decode() cuts it
+      return n > 0 ? Math.min(n, buf.length) : 0;
+    },
     plc(samples) {
       // libopus conceals in whole 2.5 ms steps and at most one packet's length per call
       const step = rate / 400;

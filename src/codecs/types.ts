@@ -26,8 +26,15 @@ export interface Decoder {
   readonly tsPerSample: number;
   /** 16-bit PCM, mono, at `rate`; may be empty (a SID frame of zero length, an unreadable payload) */
   decode(payload: Uint8Array): Int16Array;
+  /** how many samples decode(payload) will give, read from the payload without decoding it, when the codec can tell */
+  samplesOf?(payload: Uint8Array): number;
   /** concealment for `samples` lost samples, when the codec has it; else the caller fills silence */
   plc?(samples: number): Int16Array;
+  /**
+   * Comfort noise for a gap the sender left on purpose (discontinuous transmission after a SID frame, G.729
+   * Annex B), or undefined when the codec is not in such a pause; the gap is then a loss.
+   */
+  comfortNoise?(samples: number): Int16Array | undefined;
   /** frees native or WASM memory; the decoder is unusable after */
   close(): void;
 }

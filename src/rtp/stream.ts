@@ -364,10 +364,12 @@ export class RtpStream {
   private play(h: Held, d: Decoder, out: RtpAudio[]): void {
     if (h.p.payload.length === 0) return;
     const switched = this.lastDecoder !== undefined && this.lastDecoder !== d;
-    // Decode first: the codec's state must see every packet, and only the decoder knows how many samples it holds.
-    const pcm = d.decode(h.p.payload);
-    const n = pcm.length;
-    if (n === 0) return;
+    // A gap is concealed before the packet after it is decoded, in the order the codec's state expects; so the
+    // packet's length is read from its header when the codec can tell, and only otherwise from decoding it first.
+    const expected = d.samplesOf?.(h.p.payload);
+    let pcm = expected === undefined ? d.decode(h.p.payload) : undefined;
+    const n = expected ?? pcm!.length;
+    if (n === 0) { if (!pcm) d.decode(h.p.payload); return; }
     if (this.stats.codec !== d.codec) {
       this.stats.codec = d.codec;
       if (!this.stats.codecs.includes(d.codec)) this.stats.codecs.push(d.codec);
@@ -377,10 +379,13 @@ export class RtpStream {
     this.lastDecoder = d;
     this.anchor = { ts: h.p.ts, index, arrival: h.arrival, n, ssrc: h.p.ssrc };
     const gap = index - this.pos;
-    if (gap > 0 && sameRun && d.plc && gap <= (this.rate * MAX_CONCEAL_MS) / 1000) this.conceal(d, gap, out);
+    const cn = gap > 0 && sameRun && gap <= this.trustGap * 5 ? d.comfortNoise?.(gap) : undefined;
+    if (cn) this.fillWith(cn, gap, out);
+    else if (gap > 0 && sameRun && d.plc && gap <= (this.rate * MAX_CONCEAL_MS) / 1000) this.conceal(d, gap, out);
     else this.silence(gap, out);
+    pcm ??= d.decode(h.p.payload);
     const skip = this.pos - index;
-    if (skip >= n) return;
+    if (skip >= pcm.length) return;
     const part = skip > 0 ? pcm.subarray(skip) : pcm;
     out.push({ index: this.pos, at: this.timeOf(this.pos), pcm: part });
     this.pos += part.length;
@@ -388,14 +393,18 @@ export class RtpStream {
 
   /** Lost packets inside one codec's run: the codec's own concealment, so speech fades rather than clicks off. */
   private conceal(d: Decoder, samples: number, out: RtpAudio[]): void {
-    const pcm = d.plc!(samples);
+    this.stats.concealed += this.fillWith(d.plc!(samples), samples, out);
+  }
+
+  /** Puts out up to `samples` of `pcm` for a gap, silence for the rest; returns how many came from `pcm`. */
+  private fillWith(pcm: Int16Array, samples: number, out: RtpAudio[]): number {
     const k = Math.min(pcm.length, samples);
     if (k > 0) {
       out.push({ index: this.pos, at: this.timeOf(this.pos), pcm: pcm.subarray(0, k) });
       this.pos += k;
-      this.stats.concealed += k;
     }
     this.silence(samples - k, out);
+    return k;
   }
 
   /**
