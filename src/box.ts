@@ -39,6 +39,8 @@ import { Alerter } from './alerts/alerter.ts';
 import { NotificationStore } from './alerts/store.ts';
 import { checkNotifications, type Channel, type NotificationsConfig } from './alerts/config.ts';
 
+export const AUDIT_CHECKPOINT_MS = 3600_000;
+
 export interface BoxOptions { config: Config; log: Log; clock: Clock; speechDir: string; version?: string }
 
 /** Where everything lives under the data folder. */
@@ -79,6 +81,7 @@ export class Box {
   /** 'passphrase' (user, session token to keep): the web app ends that user's other sessions */
   readonly userEvents = new EventEmitter<{ passphrase: [user: string, keepToken: string | undefined] }>();
   private readonly strangers: StrangerLimit;
+  private checkpointTimer?: NodeJS.Timeout;
   /** the data-subject request register, set by the requests routes once loaded */
   requests?: RequestRegister;
   /** alerts off the box (issue 12) */
@@ -115,7 +118,8 @@ export class Box {
     const opened = await archive.open();
     o.log.info(opened, 'archive opened');
     const ring = await Ring.open({ path: p.ring, slots: slotsForMinutes(cfg.ring.minutesPerLine, callSlots(cfg)), log: (msg, extra) => o.log.info({ ...extra }, msg) });
-    const audit = new AuditLog(p.audit, o.clock.now);
+    // Checkpoints are signed with the box's Ed25519 key once the box is set up (issue 10).
+    const audit = new AuditLog(p.audit, o.clock.now, async () => ((await vault.isInitialized()) ? vault : undefined));
     await audit.open();
     // A call a power cut left open is finished and marked at open(); the audit log says so too.
     for (const r of archive.recoveredCalls) {
@@ -187,6 +191,9 @@ export class Box {
       deleter: box.deleter,
     });
     box.retention.start();
+    // The audit chain is anchored hourly (when it grew), so at most an hour of entries can be cut unseen.
+    box.checkpointTimer = setInterval(() => void audit.checkpoint().catch((e) => o.log.error({ err: e }, 'audit checkpoint failed')), AUDIT_CHECKPOINT_MS);
+    box.checkpointTimer.unref();
     for (const s of box.sources) recorder.attach(s);
     for (const s of box.sources) {
       // A source that fails to start is logged; the rest of the box keeps running.
@@ -397,6 +404,9 @@ export class Box {
     for (const s of this.sources) await s.stop().catch(() => undefined);
     await this.recorder.close();
     await this.ring.close();
+    clearInterval(this.checkpointTimer);
+    // A clean stop anchors the tail, so a cut made while the box is off shows.
+    await this.audit.checkpoint().catch((e) => this.log.error({ err: e }, 'audit checkpoint at stop failed'));
     await this.audit.close();
     this.vault.lock();
   }

@@ -388,6 +388,8 @@ export default {
   'settings.keep.never': 'Never keep',
   'settings.sampleN': 'N (keep 1 in N calls)',
   'settings.purposes': 'Purposes announced to callers',
+  'settings.keepDigits': 'Keep the digits keyed during a call',
+  'settings.keepDigitsHint': 'Off: only how many digits were keyed and when is stored, never which (card numbers, PINs). Turn on only for a line that needs them, such as order entry. Staff never see them.',
   'settings.general': 'General',
   'settings.grace': 'Grace period after hang-up (seconds)',
   'settings.graceHint': 'How long after a call ends the save button still keeps it.',

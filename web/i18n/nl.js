@@ -388,6 +388,8 @@ export default {
   'settings.keep.never': 'Nooit bewaren',
   'settings.sampleN': 'N (1 op de N gesprekken bewaren)',
   'settings.purposes': 'Doelen die aan bellers worden aangekondigd',
+  'settings.keepDigits': 'Ingetoetste cijfers bewaren',
+  'settings.keepDigitsHint': 'Uit: alleen hoeveel cijfers er zijn ingetoetst en wanneer wordt bewaard, nooit welke (kaartnummers, pincodes). Zet het alleen aan voor een lijn die ze nodig heeft, zoals orderinvoer. Medewerkers zien ze nooit.',
   'settings.general': 'Algemeen',
   'settings.grace': 'Bedenktijd na ophangen (seconden)',
   'settings.graceHint': 'Zo lang na het einde van een gesprek bewaart de bewaarknop het nog.',

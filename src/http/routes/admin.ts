@@ -47,7 +47,7 @@ export const adminRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => asy
   app.get('/api/audit/export', { onRequest: allow(ADMINS) }, async (req, reply) => {
     await box.audit.append({ actor: req.session!.user, action: 'audit.export' });
     const entries = await box.audit.readAll();
-    const verdict = await box.audit.verify();
+    const verdict = await box.audit.verify((await box.initialized()) ? await box.vault.signPublicKey() : undefined);
     reply.header('content-type', 'application/x-ndjson; charset=utf-8').header('content-disposition', 'attachment; filename="ringvault-audit.jsonl"').header('x-audit-chain', verdict.ok ? 'intact' : `broken at ${verdict.seq}`);
     return entries.map((e) => JSON.stringify(e)).join('\n') + '\n';
   });
