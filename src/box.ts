@@ -25,6 +25,7 @@ import { validateRetention } from './retention/policy.ts';
 import { HoldStore } from './retention/holds.ts';
 import { CallDeleter } from './retention/delete-call.ts';
 import { SiprecSource } from './sources/siprec.ts';
+import { readSipTls } from './sip/tls-files.ts';
 import { PcapSource } from './sources/pcap.ts';
 import type { ControlBoard } from './board/board.ts';
 import { createBoard } from './board/factory.ts';
@@ -158,7 +159,11 @@ export class Box {
       const sc = cfg.siprec;
       box.siprec = new SiprecSource({
         lines: siprecLines.map((l) => ({ id: l.id, channels: l.channels, match: l.match ?? [], maxCalls: callsOf(l) })), log: o.log, now: o.clock.now, codecs,
-        server: { host: sc.host, port: sc.port, udp: sc.udp, tcp: sc.tcp, mediaAddr: sc.mediaAddr, rtpPortMin: sc.rtpPortMin, rtpPortMax: sc.rtpPortMax, rtpTimeoutMs: sc.rtpTimeoutSec * 1000, answerDelayMs: sc.answerDelayMs, maxSessions: sc.maxSessions, allowFrom: sc.allowFrom },
+        server: {
+          host: sc.host, port: sc.port, udp: sc.udp, tcp: sc.tcp, mediaAddr: sc.mediaAddr, rtpPortMin: sc.rtpPortMin, rtpPortMax: sc.rtpPortMax, rtpTimeoutMs: sc.rtpTimeoutSec * 1000, answerDelayMs: sc.answerDelayMs, maxSessions: sc.maxSessions, allowFrom: sc.allowFrom,
+          t1Ms: sc.timerT1Ms, pausedProbeMs: sc.pausedProbeSec * 1000, tcpIdleMs: sc.tcpIdleSec * 1000, tcpPerAddress: sc.tcpPerAddress,
+          ...(sc.tls ? { tls: await readSipTls({ port: sc.tls.port, cert: sc.tls.cert ?? (cfg.http.tls ? cfg.http.tls.cert : ''), key: sc.tls.key ?? (cfg.http.tls ? cfg.http.tls.key : ''), ...(sc.tls.ca ? { ca: sc.tls.ca } : {}) }) } : {}),
+        },
       });
       box.sources.push(box.siprec);
     }

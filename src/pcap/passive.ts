@@ -37,6 +37,8 @@ export interface PassiveCall {
   rate: CallRate;
   /** codecs heard that this box cannot decode ("not decodable: CODEC"); their time is silence in the audio */
   undecodable: string[];
+  /** the SDP asked for SRTP (RTP/SAVP or a=crypto): a capture cannot decrypt it, so its RTP is not decoded (no noise) */
+  encrypted?: boolean;
 }
 
 export interface PassiveOptions {
@@ -332,6 +334,12 @@ export class PassiveTracker {
     try { streams = parseSdpStreams(sdp).streams; } catch { return; }
     for (const s of streams) {
       if (s.media !== 'audio' || s.port === 0 || !s.addr || s.addr === '0.0.0.0' || s.addr === '::') continue;
+      if (!d.call.encrypted && (/SAVP/i.test(s.protocol) || s.crypto.length)) {
+        d.call.encrypted = true;
+        d.call.undecodable.push('SRTP');
+        this.o.log?.('passive: the call\'s media is SRTP (RTP/SAVP or a=crypto); a capture cannot decrypt it, so the call is reported as encrypted and none of its audio is recorded', { callId: d.call.callId, code: 'RV_ERR_SRTP_PASSIVE' });
+        this.o.onInfo?.(d.call);
+      }
       const key = `${canonicalAddr(s.addr)}|${s.port}`;
       Object.assign(d.payloads[sender], rtpMapsOf(s.payloads, true));
       // a re-INVITE or UPDATE may switch codec mid-call: the stream the sender receives reads by the new map
@@ -357,6 +365,8 @@ export class PassiveTracker {
     if (!p) { this.stats.rtpUnmatched++; return; }
     this.stats.rtpMatched++;
     d.lastActivity = Math.max(d.lastActivity, s.ts);
+    // Encrypted payloads decoded as G.711 would be loud noise in the recording: the call keeps its time, silent.
+    if (d.call.encrypted) return;
     let st = d.streams[channel];
     if (!st) {
       st = new RtpStream({
