@@ -122,6 +122,12 @@ export class Box {
     // Checkpoints are signed with the box's Ed25519 key once the box is set up (issue 10).
     const audit = new AuditLog(p.audit, o.clock.now, async () => ((await vault.isInitialized()) ? vault : undefined));
     await audit.open();
+    // A call a power cut left open is finished and marked at open(); the audit log says so too.
+    for (const r of archive.recoveredCalls) {
+      // A full disk must not keep the box from starting: the call's signed header carries the mark regardless.
+      await audit.append({ actor: 'box', action: 'call.recovered', target: r.id, detail: { storedMs: r.storedMs, stoppedAt: r.stoppedAt, why: 'the box stopped while the call was kept' } })
+        .catch((e: unknown) => o.log.error({ err: e, id: r.id }, 'could not audit a recovered call'));
+    }
     let box: Box | undefined;
     const recorder = new Recorder({
       ring, archive, clock: o.clock, log: o.log,
@@ -130,7 +136,8 @@ export class Box {
     const catalog = new Catalog(archive);
     box = new Box(o.config, o.log, o.clock, settings, vault, archive, ring, audit, recorder, catalog);
     recorder.on('archived', (h) => void catalog.refresh(h.id).catch((e) => o.log.error({ err: e }, 'catalog refresh failed')));
-    recorder.on('kept', (k) => void audit.append({ actor: 'box', action: 'call.kept', target: k.callId, detail: { line: k.line, keptBy: k.keptBy } }));
+    recorder.on('kept', (k) => void audit.append({ actor: 'box', action: 'call.kept', target: k.callId, detail: { line: k.line, keptBy: k.keptBy } })
+      .catch((e: unknown) => o.log.error({ err: e, id: k.callId }, 'could not audit a kept call')));
     // Made before the line sources so they can listen to its line sense; started after them.
     box.board = createBoard(() => box!.config().board, () => boardUnits(box!.config()).map(unitKey), o.log);
     if (!(await vault.isInitialized())) {
@@ -220,8 +227,11 @@ export class Box {
       clock: this.clock, log: this.log, lines: () => this.recorder.status(), initialized: () => this.vault.isInitialized(),
       archiveDir, archivedMs: () => this.archive.list().reduce((s, h) => s + h.durationMs, 0),
       hoursWanted: () => cfg().health.diskHoursWanted, checkSeconds: cfg().health.checkSeconds, board: this.board,
+      archiveFault: () => this.recorder.archiveFault(),
     });
     this.recorder.on('change', () => this.health?.changed());
+    // A write the disk refused (or a retry) re-reads the free space at once, so health.disk is current.
+    this.recorder.on('archive-fault', () => void this.health?.refresh());
     await this.health.start();
     if (!this.board) return;
     this.boardController = new BoardController({
@@ -350,8 +360,7 @@ export class Box {
     // Staff never unlock the vault, so they get no keyslot; the others' verifier comes from their keyslot's KDF run.
     const passHash = u.role !== 'staff' ? await this.vault.addKeyslot(u.username, u.passphrase) : await hashPassword(u.passphrase);
     const user: StoredUser = { name: u.username, role: u.role, passHash, createdAt: this.clock.now(), createdBy: actor, ...(u.extension ? { extension: u.extension } : {}) };
-    await this.settings.update((d) => { d.users.push(user); });
-    await this.audit.append({ actor, action: 'user.add', target: u.username, detail: { role: u.role } });
+    await this.settings.update((d) => { d.users.push(user); }, () => this.audit.append({ actor, action: 'user.add', target: u.username, detail: { role: u.role } }));
     return user;
   }
 
@@ -362,8 +371,7 @@ export class Box {
       throw new RvError('RV_ERR_LAST_ADMIN', 'This is the last administrator; add another administrator before removing this one.', 409);
     }
     if (await this.vault.hasKeyslot(name)) await this.vault.removeKeyslot(name);
-    await this.settings.update((d) => { d.users = d.users.filter((x) => x.name !== name); });
-    await this.audit.append({ actor, action: 'user.remove', target: name });
+    await this.settings.update((d) => { d.users = d.users.filter((x) => x.name !== name); }, () => this.audit.append({ actor, action: 'user.remove', target: name }));
   }
 
   async updateSettings(actor: string, patch: SettingsPatch): Promise<Config> {
@@ -385,10 +393,10 @@ export class Box {
       const stray = l.keepPurposes.filter((p) => !l.announced.includes(p));
       if (stray.length) throw new RvError('RV_ERR_PURPOSE_NOT_ANNOUNCED', `Line ${l.id}: ${stray.join(', ')} is kept for but not announced; announce it or remove it from the keep purposes.`, 422);
     }
-    await this.settings.update((d) => { d.overrides = next; });
     // The audit log is plain text: excluded (private) numbers are counted, not written.
     const logged = patch.exclusions ? { ...patch, exclusions: `${patch.exclusions.length} number(s)` } : patch;
-    await this.audit.append({ actor, action: 'settings.change', detail: { patch: logged } });
+    // In effect only once settings.json and the audit entry are both durable; a full disk changes nothing.
+    await this.settings.update((d) => { d.overrides = next; }, () => this.audit.append({ actor, action: 'settings.change', detail: { patch: logged } }));
     return this.config();
   }
 

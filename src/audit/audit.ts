@@ -26,6 +26,8 @@ export type AuditVerdict =
 export class AuditLog {
   private fh?: FileHandle;
   private seq = 0;
+  /** bytes of whole entries in the file: where a failed append is cut back to */
+  private size = 0;
   private prev = GENESIS;
   private lastAnchored = 0;
   private tail: Promise<unknown> = Promise.resolve();
@@ -40,6 +42,14 @@ export class AuditLog {
     if (last) { this.seq = last.seq; this.prev = last.hash; }
     this.lastAnchored = (await this.readCheckpoints()).at(-1)?.count ?? 0;
     this.fh = await open(this.path, 'a', 0o600);
+    // A line without its newline was torn by a power cut or a full disk before its fsync, so it was never
+    // acknowledged; cut it off, or every later entry would be glued to it and the chain would not verify.
+    const text = await readFile(this.path, 'utf8');
+    this.size = Buffer.byteLength(text.slice(0, text.lastIndexOf('\n') + 1));
+    if (this.size !== Buffer.byteLength(text)) {
+      await this.fh.truncate(this.size);
+      await this.fh.sync();
+    }
   }
 
   private serial<T>(run: () => Promise<T>): Promise<T> {
@@ -52,8 +62,16 @@ export class AuditLog {
     if (!this.fh) throw new RvError('RV_ERR_AUDIT_CLOSED', 'The audit log is not open; restart the service.', 500);
     const body = { seq: this.seq + 1, at: this.clock(), actor: e.actor, action: e.action, ...(e.target ? { target: e.target } : {}), ...(e.detail ? { detail: e.detail } : {}), prev: this.prev };
     const entry: AuditEntry = { ...body, hash: digest(body) };
-    await this.fh.write(JSON.stringify(entry) + '\n');
-    await this.fh.sync();
+    const line = JSON.stringify(entry) + '\n';
+    try {
+      await this.fh.write(line);
+      await this.fh.sync();
+    } catch (err) {
+      // A full disk can leave part of the line; cut it so the next entry starts on a clean line.
+      await this.fh.truncate(this.size).catch(() => undefined);
+      throw err;
+    }
+    this.size += Buffer.byteLength(line);
     this.seq = entry.seq;
     this.prev = entry.hash;
     return entry;

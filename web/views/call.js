@@ -65,6 +65,10 @@ export default function callView({ id }) {
       staff ? null : row('call.clock', call.clockSynced === false
         ? h('span', { class: 'badge badge-warn', title: t('calls.unsyncedHint'), testid: 'call-unsynced' }, t('call.clockUnsynced'))
         : t('call.clockSynced')),
+      call.missing && call.missing.length ? row('call.missing', h('ul', { class: 'missing-list', testid: 'call-missing' }, ...call.missing.map((m) => h('li', { dataset: { reason: m.reason } },
+        m.to === null
+          ? t(`call.missing.${m.reason}`, { from: fmtDateTime(m.from) })
+          : t(`call.missing.${m.reason}`, { from: fmtDateTime(m.from), seconds: fmtNumber(Math.max(1, Math.round((m.to - m.from) / 1000))) }))))) : null,
       call.restricted ? row('call.restricted', t('common.yes')) : null,
       staff && call.held ? row('call.holdTitle', t('common.yes'), 'call-held') : null,
       call.holds && call.holds.length ? row('call.holdTitle', h('span', { class: 'badge badge-warn badge-wrap' }, t('call.held', { ids: call.holds.join(', ') })), 'call-held') : null,
