@@ -490,4 +490,5 @@ export default {
   "notify.testFailed": "The test failed: {message}",
   "notify.save": "Save",
   "notify.saved": "The notification settings are saved.",
+  'notify.failing': '{n} alert(s) are waiting for this channel: {message}',
 };

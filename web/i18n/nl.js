@@ -490,4 +490,5 @@ export default {
   "notify.testFailed": "De test mislukte: {message}",
   "notify.save": "Opslaan",
   "notify.saved": "De meldingsinstellingen zijn opgeslagen.",
+  'notify.failing': '{n} melding(en) wachten op dit kanaal: {message}',
 };
