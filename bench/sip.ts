@@ -12,6 +12,7 @@ import { Ring } from '../src/ring/ring.ts';
 import { CapturePipeline } from '../src/pcap/pipeline.ts';
 import { LINKTYPE } from '../src/pcap/decode.ts';
 import { frame, ipv4, pcapFile, udp } from '../src/pcap/writer.ts';
+import { printSrtpIngest } from './srtp.ts';
 
 const T0 = 1_763_900_000_000;
 const SECONDS = 60;
@@ -97,6 +98,7 @@ export async function benchSip(): Promise<void> {
     const ing = await ingestCapacity(dir);
     console.log(`  RTP ingest (parse, reorder, G.711 decode, stereo join): ${(ing.pps / 1000).toFixed(0)}k packets/s on one core ≈ ${ing.calls} concurrent G.711 calls (100 packets/s each)`);
     console.log(`  … with 1 s chunks written to the encrypted ring:        ${(ing.ringPps / 1000).toFixed(0)}k packets/s ≈ ${ing.ringCalls} concurrent calls`);
+    printSrtpIngest();
 
     const CALLS = 24;
     const file = join(dir, 'trunk.pcap');

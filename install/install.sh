@@ -12,6 +12,8 @@ usage: sudo install/install.sh [options]
   --hostname NAME          host name for the certificate (default: this machine's)
   --address IP             an address for the certificate (repeatable; default: `hostname -I`)
   --capture                allow passive capture of a mirrored port (CAP_NET_RAW, tcpdump)
+  --sbc ADDR               the SBC/PBX that sends SIPREC (address or a.b.c.d/n; repeatable):
+                           written to siprec.allowFrom; asked for when run in a terminal
   --no-start               install and enable, but do not start now
   --dry-run                print every step, change nothing (no root needed)
   --root DIR               install the files under DIR instead of / and print the system
@@ -28,6 +30,7 @@ HOST_NAME=""
 ADDRESSES=()
 CAPTURE=0
 START=1
+SBC=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --cert) CERT="${2:?--cert needs a file}"; shift 2 ;;
@@ -35,6 +38,7 @@ while [ $# -gt 0 ]; do
     --hostname) HOST_NAME="${2:?--hostname needs a name}"; shift 2 ;;
     --address) ADDRESSES+=("${2:?--address needs an IP address}"); shift 2 ;;
     --capture) CAPTURE=1; shift ;;
+    --sbc) SBC+=("${2:?--sbc needs an address}"); shift 2 ;;
     --no-start) START=0; shift ;;
     --dry-run) DRY=1; shift ;;
     --root) ROOT="$(realpath -m "${2:?--root needs a folder}")"; shift 2 ;;
@@ -72,6 +76,10 @@ if [ "$DRY" = 0 ] && [ -z "$ROOT" ] && [ "$(id -u)" -ne 0 ]; then
   die "needs root to install packages, the user and the service; run: sudo $0 $*"
 fi
 if [ -n "$CERT$KEY" ] && { [ -z "$CERT" ] || [ -z "$KEY" ]; }; then die "give both --cert and --key, or neither."; fi
+IP_RE='^[0-9a-fA-F:.]+(/[0-9]{1,3})?$'
+for a in "${SBC[@]}"; do
+  [[ "$a" =~ $IP_RE ]] || die "--sbc $a is not an IP address or a.b.c.d/n range; give the SBC's address, e.g. --sbc 192.168.1.20."
+done
 # A given certificate is checked before anything changes.
 if [ -n "$CERT" ]; then
   [ -r "$CERT" ] && [ -r "$KEY" ] || die "cannot read $CERT or $KEY."
@@ -139,18 +147,47 @@ fs install -d -m 0750 "$(R "$ETC")" "$(R "$ETC/tls")"
 fs install -d -m 0700 "$(R "$DATA")"
 sys chown root:ringvault "$ETC" "$ETC/tls"
 sys chown ringvault:ringvault "$DATA"
+# SIPREC is taken only from the SBC (siprec.allowFrom): without it any LAN host could place recordings.
+if [ ${#SBC[@]} -eq 0 ] && [ ! -e "$(R "$ETC/config.json")" ] && [ "$DRY" = 0 ] && [ -t 0 ]; then
+  read -r -p "Address of the SBC/PBX that sends SIPREC (empty: no SIPREC line for now): " answer || answer=""
+  for a in ${answer//,/ }; do
+    [[ "$a" =~ $IP_RE ]] || die "$a is not an IP address or a.b.c.d/n range; run again and give the SBC's address."
+    SBC+=("$a")
+  done
+fi
+SBC_LIST="$(IFS=,; printf '%s' "${SBC[*]}")"
 if [ -e "$(R "$ETC/config.json")" ]; then
   say "keeping the existing $ETC/config.json"
+  if [ -n "$SBC_LIST" ]; then
+    say "SIPREC accepted only from $SBC_LIST (siprec.allowFrom)"
+    fs "$NODE_BIN" -e '
+      const fs = require("node:fs");
+      const [file, sbc] = process.argv.slice(1);
+      const c = JSON.parse(fs.readFileSync(file, "utf8"));
+      c.siprec = { ...c.siprec, allowFrom: sbc.split(",") };
+      delete c.siprec.allowAnyone;
+      fs.writeFileSync(file + ".new", JSON.stringify(c, null, 2) + "\n", { mode: 0o640 });
+      fs.renameSync(file + ".new", file);
+    ' "$(R "$ETC/config.json")" "$SBC_LIST"
+  fi
 else
   # The example config, made to serve HTTPS on the LAN with a redirect from port 80.
   fs "$NODE_BIN" -e '
     const fs = require("node:fs");
-    const [src, out, etc, data] = process.argv.slice(1);
+    const [src, out, etc, data, sbc] = process.argv.slice(1);
     const c = JSON.parse(fs.readFileSync(src, "utf8"));
     c.dataDir = data;
     c.http = { ...c.http, host: "0.0.0.0", port: 443, tls: { cert: `${etc}/tls/cert.pem`, key: `${etc}/tls/key.pem` }, redirectPort: 80 };
+    // The box refuses a SIPREC line open to anyone: with no SBC address the example SIPREC line is left out.
+    c.siprec = { ...c.siprec, allowFrom: sbc ? sbc.split(",") : [] };
+    const sip = c.lines.filter((l) => l.source === "siprec").map((l) => l.id);
+    if (sbc) console.log(`==> SIPREC accepted only from ${sbc} (siprec.allowFrom)`);
+    else if (sip.length) {
+      c.lines = c.lines.filter((l) => l.source !== "siprec");
+      console.log(`==> no SBC address given: SIPREC line ${sip.join(", ")} left out; run again with --sbc ADDR, or add the line and siprec.allowFrom to config.json`);
+    }
     fs.writeFileSync(out, JSON.stringify(c, null, 2) + "\n", { mode: 0o640, flag: "wx" });
-  ' "$SRC/config.example.json" "$(R "$ETC/config.json")" "$ETC" "$DATA"
+  ' "$SRC/config.example.json" "$(R "$ETC/config.json")" "$ETC" "$DATA" "$SBC_LIST"
   sys chown root:ringvault "$ETC/config.json"
 fi
 

@@ -25,6 +25,7 @@ import { validateRetention } from './retention/policy.ts';
 import { HoldStore } from './retention/holds.ts';
 import { CallDeleter } from './retention/delete-call.ts';
 import { SiprecSource } from './sources/siprec.ts';
+import { readSipTls } from './sip/tls-files.ts';
 import { PcapSource } from './sources/pcap.ts';
 import type { ControlBoard } from './board/board.ts';
 import { createBoard } from './board/factory.ts';
@@ -34,10 +35,13 @@ import { callsOf, unitKey } from './config/trunk.ts';
 import { Codecs } from './codecs/codecs.ts';
 import { prepareDataDir } from './datadir.ts';
 import { ClaimCode } from './vault/claim.ts';
+import { ExclusionMatcher, openExclusions, sealExclusions } from './vault/exclusions.ts';
 import type { RequestRegister } from './requests/register.ts';
 import { Alerter } from './alerts/alerter.ts';
 import { NotificationStore } from './alerts/store.ts';
 import { checkNotifications, type Channel, type NotificationsConfig } from './alerts/config.ts';
+
+export const AUDIT_CHECKPOINT_MS = 3600_000;
 
 export interface BoxOptions { config: Config; log: Log; clock: Clock; speechDir: string; version?: string }
 
@@ -74,11 +78,14 @@ export class Box {
   holds?: HoldStore;
   /** Until the box is set up: the one-time code (or save-button long press) that setup needs (issue 10). */
   claim?: ClaimCode;
+  /** the exclusion list, matched while locked against salted slow hashes (issue 10) */
+  readonly exclusions: ExclusionMatcher;
   /** zxcvbn with its dictionaries, loaded on the first passphrase it judges */
   readonly strength = new PassphraseStrength();
   /** 'passphrase' (user, session token to keep): the web app ends that user's other sessions */
   readonly userEvents = new EventEmitter<{ passphrase: [user: string, keepToken: string | undefined] }>();
   private readonly strangers: StrangerLimit;
+  private checkpointTimer?: NodeJS.Timeout;
   /** the data-subject request register, set by the requests routes once loaded */
   requests?: RequestRegister;
   /** alerts off the box (issue 12) */
@@ -101,6 +108,7 @@ export class Box {
     readonly catalog: Catalog,
   ) {
     this.strangers = new StrangerLimit({ ...STRANGER_LIMITS, now: clock.now });
+    this.exclusions = new ExclusionMatcher(() => settings.exclusions, () => base.exclusions);
     this.notificationStore = new NotificationStore(dataPaths(base.dataDir).notifications);
   }
 
@@ -115,17 +123,26 @@ export class Box {
     const opened = await archive.open();
     o.log.info(opened, 'archive opened');
     const ring = await Ring.open({ path: p.ring, slots: slotsForMinutes(cfg.ring.minutesPerLine, callSlots(cfg)), log: (msg, extra) => o.log.info({ ...extra }, msg) });
-    const audit = new AuditLog(p.audit, o.clock.now);
+    // Checkpoints are signed with the box's Ed25519 key once the box is set up (issue 10).
+    const audit = new AuditLog(p.audit, o.clock.now, async () => ((await vault.isInitialized()) ? vault : undefined));
     await audit.open();
+    // A call a power cut left open is finished and marked at open(); the audit log says so too.
+    for (const r of archive.recoveredCalls) {
+      // A full disk must not keep the box from starting: the call's signed header carries the mark regardless.
+      await audit.append({ actor: 'box', action: 'call.recovered', target: r.id, detail: { storedMs: r.storedMs, stoppedAt: r.stoppedAt, why: 'the box stopped while the call was kept' } })
+        .catch((e: unknown) => o.log.error({ err: e, id: r.id }, 'could not audit a recovered call'));
+    }
     let box: Box | undefined;
     const recorder = new Recorder({
       ring, archive, clock: o.clock, log: o.log,
-      lines: () => box!.config().lines, graceSeconds: () => box!.config().graceSeconds, exclusions: () => box!.config().exclusions,
+      lines: () => box!.config().lines, graceSeconds: () => box!.config().graceSeconds, exclusions: () => (n: string) => box!.exclusions.matches(n),
     });
     const catalog = new Catalog(archive);
     box = new Box(o.config, o.log, o.clock, settings, vault, archive, ring, audit, recorder, catalog);
+    await box.sealLegacyExclusions();
     recorder.on('archived', (h) => void catalog.refresh(h.id).catch((e) => o.log.error({ err: e }, 'catalog refresh failed')));
-    recorder.on('kept', (k) => void audit.append({ actor: 'box', action: 'call.kept', target: k.callId, detail: { line: k.line, keptBy: k.keptBy } }));
+    recorder.on('kept', (k) => void audit.append({ actor: 'box', action: 'call.kept', target: k.callId, detail: { line: k.line, keptBy: k.keptBy } })
+      .catch((e: unknown) => o.log.error({ err: e, id: k.callId }, 'could not audit a kept call')));
     // Made before the line sources so they can listen to its line sense; started after them.
     box.board = createBoard(() => box!.config().board, () => boardUnits(box!.config()).map(unitKey), o.log);
     if (!(await vault.isInitialized())) {
@@ -154,7 +171,11 @@ export class Box {
       const sc = cfg.siprec;
       box.siprec = new SiprecSource({
         lines: siprecLines.map((l) => ({ id: l.id, channels: l.channels, match: l.match ?? [], maxCalls: callsOf(l) })), log: o.log, now: o.clock.now, codecs,
-        server: { host: sc.host, port: sc.port, udp: sc.udp, tcp: sc.tcp, mediaAddr: sc.mediaAddr, rtpPortMin: sc.rtpPortMin, rtpPortMax: sc.rtpPortMax, rtpTimeoutMs: sc.rtpTimeoutSec * 1000, answerDelayMs: sc.answerDelayMs, maxSessions: sc.maxSessions, allowFrom: sc.allowFrom },
+        server: {
+          host: sc.host, port: sc.port, udp: sc.udp, tcp: sc.tcp, mediaAddr: sc.mediaAddr, rtpPortMin: sc.rtpPortMin, rtpPortMax: sc.rtpPortMax, rtpTimeoutMs: sc.rtpTimeoutSec * 1000, answerDelayMs: sc.answerDelayMs, maxSessions: sc.maxSessions, allowFrom: sc.allowFrom,
+          t1Ms: sc.timerT1Ms, pausedProbeMs: sc.pausedProbeSec * 1000, tcpIdleMs: sc.tcpIdleSec * 1000, tcpPerAddress: sc.tcpPerAddress,
+          ...(sc.tls ? { tls: await readSipTls({ port: sc.tls.port, cert: sc.tls.cert ?? (cfg.http.tls ? cfg.http.tls.cert : ''), key: sc.tls.key ?? (cfg.http.tls ? cfg.http.tls.key : ''), ...(sc.tls.ca ? { ca: sc.tls.ca } : {}) }) } : {}),
+        },
       });
       box.sources.push(box.siprec);
     }
@@ -180,6 +201,9 @@ export class Box {
       deleter: box.deleter,
     });
     box.retention.start();
+    // The audit chain is anchored hourly (when it grew), so at most an hour of entries can be cut unseen.
+    box.checkpointTimer = setInterval(() => void audit.checkpoint().catch((e) => o.log.error({ err: e }, 'audit checkpoint failed')), AUDIT_CHECKPOINT_MS);
+    box.checkpointTimer.unref();
     for (const s of box.sources) recorder.attach(s);
     for (const s of box.sources) {
       // A source that fails to start is logged; the rest of the box keeps running.
@@ -208,8 +232,11 @@ export class Box {
       clock: this.clock, log: this.log, lines: () => this.recorder.status(), initialized: () => this.vault.isInitialized(),
       archiveDir, archivedMs: () => this.archive.list().reduce((s, h) => s + h.durationMs, 0),
       hoursWanted: () => cfg().health.diskHoursWanted, checkSeconds: cfg().health.checkSeconds, board: this.board,
+      archiveFault: () => this.recorder.archiveFault(),
     });
     this.recorder.on('change', () => this.health?.changed());
+    // A write the disk refused (or a retry) re-reads the free space at once, so health.disk is current.
+    this.recorder.on('archive-fault', () => void this.health?.refresh());
     await this.health.start();
     if (!this.board) return;
     this.boardController = new BoardController({
@@ -338,8 +365,7 @@ export class Box {
     // Staff never unlock the vault, so they get no keyslot; the others' verifier comes from their keyslot's KDF run.
     const passHash = u.role !== 'staff' ? await this.vault.addKeyslot(u.username, u.passphrase) : await hashPassword(u.passphrase);
     const user: StoredUser = { name: u.username, role: u.role, passHash, createdAt: this.clock.now(), createdBy: actor, ...(u.extension ? { extension: u.extension } : {}) };
-    await this.settings.update((d) => { d.users.push(user); });
-    await this.audit.append({ actor, action: 'user.add', target: u.username, detail: { role: u.role } });
+    await this.settings.update((d) => { d.users.push(user); }, () => this.audit.append({ actor, action: 'user.add', target: u.username, detail: { role: u.role } }));
     return user;
   }
 
@@ -350,8 +376,7 @@ export class Box {
       throw new RvError('RV_ERR_LAST_ADMIN', 'This is the last administrator; add another administrator before removing this one.', 409);
     }
     if (await this.vault.hasKeyslot(name)) await this.vault.removeKeyslot(name);
-    await this.settings.update((d) => { d.users = d.users.filter((x) => x.name !== name); });
-    await this.audit.append({ actor, action: 'user.remove', target: name });
+    await this.settings.update((d) => { d.users = d.users.filter((x) => x.name !== name); }, () => this.audit.append({ actor, action: 'user.remove', target: name }));
   }
 
   async updateSettings(actor: string, patch: SettingsPatch): Promise<Config> {
@@ -365,7 +390,21 @@ export class Box {
         if (i >= 0) next.lines[i] = { ...next.lines[i], ...l }; else next.lines.push(l);
       }
     }
-    for (const k of ['graceSeconds', 'exclusions', 'language', 'rolePurposes'] as const) if (patch[k] !== undefined) (next as Record<string, unknown>)[k] = patch[k];
+    for (const k of ['graceSeconds', 'language', 'rolePurposes'] as const) if (patch[k] !== undefined) (next as Record<string, unknown>)[k] = patch[k];
+    // The exclusion list is stored hashed and sealed, never among the plain overrides (issue 10).
+    delete next.exclusions;
+    let sealed = this.settings.exclusions;
+    if (patch.exclusions !== undefined) {
+      const view = await this.exclusionsView();
+      const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x) => b.includes(x));
+      if (view.exclusionsLocked) {
+        // A locked page shows no list; sending it back unchanged must not wipe the sealed one.
+        if (!same(patch.exclusions, view.exclusions)) throw new RvError('RV_ERR_VAULT_LOCKED', 'The exclusion list is sealed; unlock the vault to see and change it.', 423);
+      } else if (!same(patch.exclusions, view.exclusions) || !sealed) {
+        if (!(await this.vault.isInitialized())) throw new RvError('RV_ERR_NOT_SET_UP', 'Set up the box before giving it an exclusion list.', 409);
+        sealed = await sealExclusions(patch.exclusions, this.vault, sealed?.kdf.salt);
+      }
+    }
     // Retention goes through the same checks the scheduler applies, so a stored policy always runs.
     if (patch.retention !== undefined) next.retention = validateRetention(patch.retention);
     // Check the result before it is stored: a keep purpose must be one the line announces.
@@ -373,11 +412,28 @@ export class Box {
       const stray = l.keepPurposes.filter((p) => !l.announced.includes(p));
       if (stray.length) throw new RvError('RV_ERR_PURPOSE_NOT_ANNOUNCED', `Line ${l.id}: ${stray.join(', ')} is kept for but not announced; announce it or remove it from the keep purposes.`, 422);
     }
-    await this.settings.update((d) => { d.overrides = next; });
     // The audit log is plain text: excluded (private) numbers are counted, not written.
     const logged = patch.exclusions ? { ...patch, exclusions: `${patch.exclusions.length} number(s)` } : patch;
-    await this.audit.append({ actor, action: 'settings.change', detail: { patch: logged } });
+    // In effect only once settings.json and the audit entry are both durable; a full disk changes nothing.
+    await this.settings.update((d) => { d.overrides = next; if (sealed) d.exclusions = sealed; else delete d.exclusions; }, () => this.audit.append({ actor, action: 'settings.change', detail: { patch: logged } }));
     return this.config();
+  }
+
+  /** The exclusion list as the settings pages show it: the numbers when unlocked, only that a list exists when locked. */
+  async exclusionsView(): Promise<{ exclusions: string[]; exclusionsLocked?: true }> {
+    const s = this.settings.exclusions;
+    if (!s) return { exclusions: [...this.base.exclusions] };
+    if (!this.vault.unlocked) return s.hashes.length ? { exclusions: [], exclusionsLocked: true } : { exclusions: [] };
+    return { exclusions: await openExclusions(s, this.vault) };
+  }
+
+  /** An exclusion list stored in the clear by an older version is hashed and sealed at start. */
+  async sealLegacyExclusions(): Promise<void> {
+    const plain = this.settings.overrides.exclusions;
+    if (plain === undefined || !(await this.vault.isInitialized())) return;
+    const sealed = await sealExclusions(plain, this.vault);
+    await this.settings.update((d) => { d.exclusions = sealed; delete d.overrides.exclusions; });
+    this.log.info({ numbers: plain.length }, 'exclusion list moved out of the clear: hashed and sealed in settings.json');
   }
 
   async close(): Promise<void> {
@@ -389,6 +445,9 @@ export class Box {
     for (const s of this.sources) await s.stop().catch(() => undefined);
     await this.recorder.close();
     await this.ring.close();
+    clearInterval(this.checkpointTimer);
+    // A clean stop anchors the tail, so a cut made while the box is off shows.
+    await this.audit.checkpoint().catch((e) => this.log.error({ err: e }, 'audit checkpoint at stop failed'));
     await this.audit.close();
     this.vault.lock();
   }

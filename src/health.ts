@@ -29,6 +29,8 @@ export interface HealthDeps {
   archivedMs: () => number;
   hoursWanted: () => number;
   board?: ControlBoard;
+  /** kept audio the disk refuses (full or failing), from the recorder; a box-wide fault */
+  archiveFault?: () => { code: string; message: string } | undefined;
   /** seconds between disk and vault checks (default 30) */
   checkSeconds?: number;
   /** archived audio needed before bytes per hour are measured instead of assumed (default 1 h) */
@@ -112,8 +114,11 @@ export class Health extends EventEmitter<{ change: [] }> {
   issues(): HealthIssue[] {
     const out: HealthIssue[] = [];
     for (const l of this.d.lines()) {
-      if (l.state === 'fault') out.push({ code: 'RV_ERR_AUDIO_SOURCE', line: l.id, message: `No audio from ${l.name}: ${l.fault ?? 'the line source failed'}. Check the cable and the audio interface; calls on this line are not recorded until it is back.` });
+      // Kept audio the disk refuses is the box's fault (below), not this line's audio source.
+      if (l.state === 'fault' && (l.faultCode ?? 'RV_ERR_AUDIO_SOURCE') === 'RV_ERR_AUDIO_SOURCE') out.push({ code: 'RV_ERR_AUDIO_SOURCE', line: l.id, message: `No audio from ${l.name}: ${l.fault ?? 'the line source failed'}. Check the cable and the audio interface; calls on this line are not recorded until it is back.` });
     }
+    const archive = this.d.archiveFault?.();
+    if (archive) out.push({ code: archive.code, message: archive.message });
     if (this.disk && this.disk.hoursLeft !== null && this.disk.hoursLeft < this.disk.hoursWanted) {
       out.push({ code: 'RV_ERR_DISK_LOW', message: `The disk is nearly full: room for about ${this.disk.hoursLeft} h of recordings, ${this.disk.hoursWanted} h wanted. Export and delete recordings whose purpose has ended, or fit a bigger disk.` });
     }

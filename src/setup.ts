@@ -19,7 +19,6 @@ export async function firstRunSetup(
   // The login verifier is the second half of the keyslot's own KDF run: no cheaper oracle exists.
   const { recoveryKey, verifier } = await d.vault.init(username, passphrase);
   const user: StoredUser = { name: username, role: 'admin', passHash: verifier, createdAt: d.now() };
-  await d.settings.update((s) => { s.users = [user]; });
-  await d.audit.append({ actor: username, action: 'box.setup', detail: { via } });
+  await d.settings.update((s) => { s.users = [user]; }, () => d.audit.append({ actor: username, action: 'box.setup', detail: { via } }));
   return { recoveryKey, user };
 }

@@ -92,3 +92,28 @@ test('alert texts fill in ids and numbers only, in Dutch and English', () => {
   assert.match(alertText('line.source-lost', 'raised', { line: 'line1' }, 'nl').text, /^Geen geluid van lijn line1/);
   assert.match(alertText('line.source-lost', 'recovered', { line: 'Jan Jansen' }, 'en').text, /^Line \? is heard again/, 'free text in a parameter is not filled in');
 });
+
+test('the outbox is bounded (oldest dropped, counted) and survives a restart with what was said', async (t) => {
+  const { mkdtemp, rm, stat } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { Outbox } = await import('../src/alerts/outbox.ts');
+  const { newDelivery, emailContent } = await import('../src/alerts/payload.ts');
+  const dir = await mkdtemp(join(tmpdir(), 'rv-outbox-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'alerts-outbox.json');
+  const a = new Outbox(path, () => 10);
+  const ev = (i: number) => newDelivery([{ key: `health.other:RV_ERR_X${i}`, kind: 'health.other', state: 'raised', params: { code: `RV_ERR_X${i}` }, at: i }], i);
+  for (let i = 0; i < 25; i++) a.push('webhook', ev(i));
+  a.keys.set('clock.unsynced', { kind: 'clock.unsynced', params: {}, active: true, told: true, flaps: 0, held: 0, lastRaiseAt: 5 });
+  await a.save();
+  assert.equal((await stat(path)).mode & 0o777, 0o600);
+  const b = new Outbox(path, () => 10);
+  await b.load();
+  assert.equal(b.queues.webhook.length, 10);
+  assert.equal(b.queues.webhook[0]!.delivery.events[0]!.params.code, 'RV_ERR_X15', 'the oldest went first');
+  assert.equal(b.dropped.webhook, 15);
+  assert.deepEqual({ told: b.keys.get('clock.unsynced')!.told, active: b.keys.get('clock.unsynced')!.active }, { told: true, active: false });
+  const mail = emailContent(b.queues.webhook[0]!.delivery, 'box', 'en', b.dropped.webhook);
+  assert.match(mail.text, /15 earlier alert\(s\) were dropped because this channel was unreachable too long/);
+});

@@ -24,6 +24,9 @@ const bad: [string, unknown, RegExp][] = [
   ['duplicate line id', { lines: [{ id: 'a', name: 'A' }, { id: 'a', name: 'B' }] }, /the id "a" is used twice/],
   ['keep purpose not announced', { lines: [{ id: 'a', name: 'A', announced: ['training'], keepPurposes: ['evidence'] }] }, /keepPurposes: found evidence, which the line does not announce/],
   ['not an object', [1, 2], /must be a JSON object, found an array/],
+  ['SIPREC line open to anyone', { lines: [{ id: 'sip', name: 'S', source: 'siprec' }] }, /siprec\.allowFrom is empty, so any host on the network could place recordings on line "sip"; set siprec\.allowFrom to the SBC's address .*or set siprec\.allowAnyone: true/],
+  ['allowAnyone beside allowFrom', { siprec: { allowAnyone: true, allowFrom: ['10.0.0.5'] }, lines: [{ id: 'sip', name: 'S', source: 'siprec' }] }, /siprec\.allowAnyone is true but siprec\.allowFrom lists 10\.0\.0\.5/],
+  ['SIP over TLS without a certificate', { siprec: { allowFrom: ['10.0.0.5'], tls: { port: 5061 } }, lines: [{ id: 'sip', name: 'S', source: 'siprec' }] }, /siprec\.tls needs a certificate: set http\.tls/],
 ];
 for (const [name, raw, re] of bad) {
   test(`config refused: ${name}, naming the file and key`, () => {
@@ -77,4 +80,16 @@ test('the example config in the repository is valid', async () => {
   const c = await loadConfigFile(new URL('../config.example.json', import.meta.url).pathname);
   assert.equal(c.dataDir, '/var/lib/ringvault');
   assert.equal(c.lines.length, 2);
+  assert.ok(c.siprec.allowFrom.length > 0 && !c.siprec.allowAnyone, 'the SIPREC line takes calls from the SBC only');
+  assert.deepEqual(c.siprec.tls, { port: 5061 }, 'SIP over TLS with the box certificate');
+});
+
+test('SIPREC open to anyone only on purpose; SIP over TLS takes the box certificate', () => {
+  const line = [{ id: 'sip', name: 'S', source: 'siprec' }];
+  assert.equal(parseConfig({ siprec: { allowAnyone: true }, lines: line }, 'x').siprec.allowAnyone, true);
+  assert.deepEqual(parseConfig({ siprec: { allowFrom: ['192.168.1.20', '10.1.0.0/16'] }, lines: line }, 'x').siprec.allowFrom, ['192.168.1.20', '10.1.0.0/16']);
+  const c = parseConfig({ http: { tls: { cert: '/c.pem', key: '/k.pem' } }, siprec: { allowFrom: ['10.0.0.5'], tls: {} }, lines: line }, 'x');
+  assert.deepEqual(c.siprec.tls, { port: 5061 });
+  assert.equal(c.siprec.timerT1Ms, 500, 'Timer H = 64 × 500 ms = 32 s by default');
+  assert.throws(() => parseConfig({ siprec: { allowFrom: ['10.0.0.5'], tls: { cert: '/c.pem' } }, lines: line }, 'x'), /give both cert and key/);
 });

@@ -31,7 +31,7 @@ async function keep(a: Archive, caller: string, keptAt = T0): Promise<string> {
   }
 }
 
-test('retention, the route and erasure share one path: holds and maybe-held calls stay; deleted calls leave disk, catalog memory and the audit says so', async (t) => {
+test('the one delete path (route, erasure, retention): holds and maybe-held calls stay; retention through it leaves no file, no catalog memory, and audits', async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'rv-delete-'));
   const vaultDir = join(root, 'vault');
   await new Vault(vaultDir).init('admin', PASS);

@@ -62,7 +62,7 @@ test('install --root: app, config, certificate with the SANs, unit; idempotent; 
   const dir = await mkdtemp(join(tmpdir(), 'rv-install-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const root = join(dir, 'root');
-  const r = run(INSTALL, ['--root', root, '--hostname', 'box1', '--address', '192.0.2.10', '--address', '2001:db8::5', '--address', 'fe80::1', '--capture']);
+  const r = run(INSTALL, ['--root', root, '--hostname', 'box1', '--address', '192.0.2.10', '--address', '2001:db8::5', '--address', 'fe80::1', '--capture', '--sbc', '192.0.2.20']);
   assert.equal(r.code, 0, r.err + r.out);
 
   // The certificate: self-signed leaf (not a CA), P-256, SAN = name, name.local, given addresses.
@@ -88,6 +88,8 @@ test('install --root: app, config, certificate with the SANs, unit; idempotent; 
   assert.equal(cfg.http.port, 443);
   assert.equal(cfg.http.redirectPort, 80);
   assert.equal(cfg.dataDir, '/var/lib/ringvault');
+  assert.deepEqual(cfg.siprec.allowFrom, ['192.0.2.20'], 'SIPREC only from the SBC given with --sbc');
+  assert.ok(cfg.lines.some((l) => l.source === 'siprec'));
   assert.equal(statSync(join(root, 'var/lib/ringvault')).mode & 0o777, 0o700);
 
   // Unit and the capture drop-in; the unit names this machine's node.
@@ -123,7 +125,7 @@ test('install --root: app, config, certificate with the SANs, unit; idempotent; 
   assert.ok(existsSync(join(root, 'opt/ringvault/dist/cli/index.js')), 'the installed tree builds dist/');
   await rename(join(root, 'opt/ringvault/src'), join(root, 'opt/ringvault/src.moved-away'));
   const runCfg = join(dir, 'run.json');
-  await writeFile(runCfg, JSON.stringify({ ...edited, dataDir: join(dir, 'data'), http: { ...edited.http, host: '127.0.0.1', port: 0, tls: { cert, key }, redirectPort: false } }));
+  await writeFile(runCfg, JSON.stringify({ ...edited, dataDir: join(dir, 'data'), http: { ...edited.http, host: '127.0.0.1', port: 0, tls: { cert, key }, redirectPort: false }, siprec: { ...edited.siprec, host: '127.0.0.1', port: 0, tls: { port: 0 }, rtpPortMin: 45000, rtpPortMax: 45999 } }));
   const child = spawn(process.execPath, [join(root, 'opt/ringvault/bin/ringvault.js'), 'start', '--config', runCfg], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RINGVAULT_LOG: 'warn' } });
   t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
   let out = '';
@@ -168,6 +170,25 @@ test('install --root: app, config, certificate with the SANs, unit; idempotent; 
   assert.ok(!existsSync(join(root, 'var/lib/ringvault')));
   assert.ok(!existsSync(join(root, 'etc/ringvault')));
   assert.match(p.out, /\+ userdel ringvault/);
+});
+
+test('install without --sbc and no terminal leaves the SIPREC line out (the box refuses one open to anyone); --sbc on an update sets allowFrom', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'rv-install-sbc-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const root = join(dir, 'root');
+  const r = spawnSync('bash', [INSTALL, '--root', root, '--hostname', 'box2'], { encoding: 'utf8', input: '', timeout: 120_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /no SBC address given: SIPREC line verkoop left out; run again with --sbc ADDR/);
+  const cfgPath = join(root, 'etc/ringvault/config.json');
+  const cfg = parseConfig(JSON.parse(await readFile(cfgPath, 'utf8')), cfgPath);
+  assert.ok(!cfg.lines.some((l) => l.source === 'siprec'));
+  assert.deepEqual(cfg.siprec.allowFrom, []);
+  const again = run(INSTALL, ['--root', root, '--sbc', '10.1.0.0/16', '--sbc', '192.0.2.30']);
+  assert.equal(again.code, 0, again.err);
+  assert.deepEqual(JSON.parse(await readFile(cfgPath, 'utf8')).siprec.allowFrom, ['10.1.0.0/16', '192.0.2.30']);
+  const bad = run(INSTALL, ['--root', root, '--sbc', 'sbc.example; rm -rf /']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.err, /is not an IP address or a\.b\.c\.d\/n range/);
 });
 
 test('install --cert/--key: a given pair is installed as is; a key of another certificate is refused', async (t) => {

@@ -103,6 +103,14 @@ test('name-addr and numbers', () => {
     ['<sip:alice:secret@example.com>', { uri: 'sip:alice:secret@example.com', user: 'alice', number: 'alice' }],
     ['<sip:%2B31101234567@x>', { uri: 'sip:%2B31101234567@x', user: '+31101234567', number: '+31101234567' }],
     ['<sip:pbx.example>', { uri: 'sip:pbx.example' }],
+    // Issue 10 item 12: quoted display names are read first (RFC 3261 §25.1), so "<", ">", ";" and escapes in them do not hide the number.
+    ['"Dr. <Jansen>" <sip:+31644444444@x>;tag=t1', { display: 'Dr. <Jansen>', uri: 'sip:+31644444444@x', user: '+31644444444', tag: 't1', number: '+31644444444' }],
+    ['"<sip:+31000000000@evil>" <sip:+31644444444@x>', { display: '<sip:+31000000000@evil>', uri: 'sip:+31644444444@x', user: '+31644444444', number: '+31644444444' }],
+    ['"a>b" <sip:0201234567@x>', { display: 'a>b', uri: 'sip:0201234567@x', user: '0201234567', number: '0201234567' }],
+    ['"Jan \\"de Boer\\" <x>;tag=no" <sip:0612345678@x>;tag=yes', { display: 'Jan "de Boer" <x>;tag=no', uri: 'sip:0612345678@x', user: '0612345678', tag: 'yes', number: '0612345678' }],
+    ['"back\\\\slash" <tel:+31201234567>', { display: 'back\\slash', uri: 'tel:+31201234567', user: '+31201234567', number: '+31201234567' }],
+    ['""   <sip:200@pbx>', { uri: 'sip:200@pbx', user: '200', number: '200' }],
+    ['\t"Tab"\t<sip:300@pbx>', { display: 'Tab', uri: 'sip:300@pbx', user: '300', number: '300' }],
   ];
   for (const [v, want] of cases) {
     const a = parseNameAddr(v);
@@ -114,6 +122,9 @@ test('name-addr and numbers', () => {
   }
   assert.equal(numberFromUri('http://x'), undefined);
   assert.throws(() => parseNameAddr('"x" <sip:a@b'), /has "<" without ">"/);
+  assert.throws(() => parseNameAddr('"Dr. <Jansen> <sip:+31644444444@x>'), /display name without its closing quote/);
+  assert.throws(() => parseNameAddr('"Dr. Jansen" sip:+31644444444@x'), /quoted display name but no <URI>/);
+  assert.throws(() => parseNameAddr('"x\\'), /without its closing quote/);
 });
 
 test('multipart: boundaries quoted or not, preamble, LF, nesting, no closing line', () => {

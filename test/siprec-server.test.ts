@@ -83,6 +83,12 @@ const req = (method: string, o: { callId: string; cseq: number; fromTag?: string
 });
 const SDP = (dir = 'sendonly', codecs = '8') => `v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 7000 RTP/AVP ${codecs}\r\na=label:1\r\na=${dir}\r\nm=audio 7002 RTP/AVP ${codecs}\r\na=label:2\r\na=${dir}\r\n`;
 const toTag = (m: SipMessage) => /;\s*tag=([^;\s]+)/.exec(m.get('To')!)![1]!;
+/** The ACK for a 2xx to `invite` (a session becomes a call only with it). */
+const ackFor = (invite: SipMessage, ok: SipMessage) => serializeSip({ kind: 'request', method: 'ACK', uri: 'sip:srs@127.0.0.1', headers: [['Via', `${invite.get('Via')!.split(';')[0]};branch=z9hG4bKack${invite.get('Call-ID')}`], ['From', invite.get('From')!], ['To', ok.get('To')!], ['Call-ID', invite.get('Call-ID')!], ['CSeq', `${invite.get('CSeq')!.split(/\s+/)[0]} ACK`], ['Max-Forwards', '70']] });
+const until = async (what: string, fn: () => boolean, ms = 5000): Promise<void> => {
+  const end = Date.now() + ms;
+  while (!fn()) { if (Date.now() > end) throw new Error(`timed out waiting for ${what}`); await new Promise((r) => setTimeout(r, 20)); }
+};
 
 test('vendor INVITEs over their transports are answered with a recvonly SDP per stream; parties and channels as the metadata says', async (t) => {
   const { port, base, starts } = await source(t, [{ id: 'sip1', channels: 2 }]);
@@ -114,6 +120,9 @@ test('vendor INVITEs over their transports are answered with a recvonly SDP per 
       assert.equal(s.direction, 'recvonly');
       assert.equal(s.payloads[0]!.pt, pts[i]);
     });
+    const before = starts.length;
+    peer.send(ackFor(invite, ok));
+    await until('the call to start with the ACK', () => starts.length === before + 1);
     const start = starts.at(-1)!;
     assert.equal(start.parties.caller, caller, file);
     assert.equal(start.parties.called, called, file);
@@ -166,9 +175,10 @@ test('UDP: the 200 is resent until the ACK; a retransmitted INVITE gets the same
   peer.send(invite);
   const n = peer.got.length;
   await peer.wait((m) => m.status === 200, n);
-  assert.equal(starts.length, 1);
+  assert.equal(starts.length, 0, 'no call before the ACK');
   assert.equal(src.server.liveSessions.length, 1);
   peer.send(req('ACK', { callId: 'rt1', cseq: 1, toTag: toTag(first) }));
+  await until('the call to start with the ACK', () => starts.length === 1);
   await new Promise((r) => setTimeout(r, 200));
   const afterAck = peer.got.length;
   await new Promise((r) => setTimeout(r, 2500));
@@ -182,6 +192,8 @@ test('re-INVITE and UPDATE: hold answered inactive, metadata sent later updates 
   peer.send(serializeSip({ kind: 'request', method: 'INVITE', uri: 'sip:srs@127.0.0.1', headers: [['Via', 'SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bKu1'], ['From', '<sip:+31851234567@pbx>;tag=u1'], ['To', '<tel:0612345678>'], ['Call-ID', 'upd1'], ['CSeq', '1 INVITE'], ['Content-Type', 'application/sdp']], body: SDP() }));
   const ok = await peer.wait((m) => m.status === 200);
   const tag = toTag(ok);
+  peer.send(req('ACK', { callId: 'upd1', cseq: 1, fromTag: 'u1', toTag: tag }));
+  await until('the call to start with the ACK', () => starts.length === 1);
   assert.equal(starts[0]!.line, 'sales');
   assert.equal(starts[0]!.channels, 1);
   assert.deepEqual({ caller: starts[0]!.parties.caller, called: starts[0]!.parties.called, direction: starts[0]!.parties.direction }, { caller: '+31851234567', called: '0612345678', direction: 'out' });
@@ -229,6 +241,9 @@ test('allowFrom: SIP from other addresses is refused with 403 and starts nothing
     peer.send(req('INVITE', { callId: `al-${want}`, cseq: 1, body: SDP() }));
     const m = await peer.wait((x) => (x.status ?? 0) >= 200);
     assert.equal(m.status, want, allow.join());
+    peer.send(req('ACK', { callId: `al-${want}`, cseq: 1, toTag: toTag(m) }));
+    if (want === 200) await until('the call to start with the ACK', () => starts.length === 1);
+    else await new Promise((r) => setTimeout(r, 200));
     assert.equal(starts.length, want === 200 ? 1 : 0);
     await src.stop();
   }
@@ -243,6 +258,7 @@ test('a mono SIPREC line mixes both directions; garbage on the RTP port is ignor
   const peer = await new Peer('udp', port).open();
   peer.send(req('INVITE', { callId: 'mono1', cseq: 1, body: SDP() }));
   const ok = await peer.wait((m) => m.status === 200);
+  peer.send(req('ACK', { callId: 'mono1', cseq: 1, toTag: toTag(ok) }));
   const ports = parseSdpStreams(ok.body).streams.map((s) => s.port);
   const rtp = createSocket('udp4');
   t.after(() => rtp.close());

@@ -12,7 +12,7 @@ import {
 import { SORTABLE_ID, newSortableId } from './ids.ts';
 import { callPaths } from './paths.ts';
 import { decryptChunks, sha256File } from './reader.ts';
-import { scanArchive } from './recover.ts';
+import { scanArchive, type RecoveredCall } from './recover.ts';
 import { replaceHeaderFile, scrubWrappedKey } from './scrub.ts';
 import { openMeta, sealMeta, unwrapDataKey, wrapDataKey } from './sealing.ts';
 import { CallWriter, type KeptCallWriter } from './writer.ts';
@@ -90,6 +90,9 @@ export class Archive {
     return p;
   }
 
+  /** Calls a power cut left open that open() finished and marked (for the audit log). */
+  recoveredCalls: readonly RecoveredCall[] = [];
+
   async open(): Promise<{ calls: number; recovered: number; quarantined: number }> {
     if (this.opened) throw new RvError('RV_ERR_ARCHIVE_OPEN', 'The archive is already open; use the running instance.', 500);
     await ensureDir(this.opts.dir);
@@ -100,6 +103,7 @@ export class Archive {
     if (await this.opts.vault.isInitialized().catch(() => false)) {
       await this.currentEpoch().catch((e: Error) => this.log('archive: could not start a key epoch; will retry at the first keep', { error: e.message }));
     }
+    this.recoveredCalls = scan.recoveredCalls;
     return { calls: this.catalog.size, recovered: scan.recovered, quarantined: scan.quarantined };
   }
 

@@ -29,11 +29,15 @@ export async function ensureDir(dir: string, mode = 0o700): Promise<void> {
   }
 }
 
+/** A replacement written and fsync'd beside its target but not yet in place: commit() renames it over, abort() drops it. */
+export interface PreparedFile { commit(): Promise<void>; abort(): Promise<void> }
+
 /**
- * Replaces `path` atomically and durably: write a temp file beside it, fsync, rename over, fsync the folder.
- * After a power cut the file holds either the old or the new content, never a mix.
+ * First half of writeFileDurable: the new content is durable in a temp file, and nothing has changed yet.
+ * Lets a caller do another durable step (an audit entry) between writing and committing, so a failure
+ * of either leaves the old state whole.
  */
-export async function writeFileDurable(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
+export async function prepareFileDurable(path: string, data: string | Uint8Array, mode = 0o600): Promise<PreparedFile> {
   const dir = dirname(path);
   await ensureDir(dir);
   const tmp = join(dir, `${basename(path)}.${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`);
@@ -47,11 +51,31 @@ export async function writeFileDurable(path: string, data: string | Uint8Array, 
     throw e;
   }
   await fh.close();
-  try {
-    await rename(tmp, path);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
-  await fsyncDir(dir);
+  let done = false;
+  return {
+    async commit() {
+      if (done) return;
+      done = true;
+      try {
+        await rename(tmp, path);
+      } catch (e) {
+        await unlink(tmp).catch(() => undefined);
+        throw e;
+      }
+      await fsyncDir(dir);
+    },
+    async abort() {
+      if (done) return;
+      done = true;
+      await unlink(tmp).catch(() => undefined);
+    },
+  };
+}
+
+/**
+ * Replaces `path` atomically and durably: write a temp file beside it, fsync, rename over, fsync the folder.
+ * After a power cut the file holds either the old or the new content, never a mix.
+ */
+export async function writeFileDurable(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
+  await (await prepareFileDurable(path, data, mode)).commit();
 }

@@ -25,6 +25,7 @@ export function finalBody(o: OpenHeader, t: AudioTally, endedAt: number | undefi
     chunks: t.chunks, purposes: [...o.purposes], keptBy: o.keptBy, keptAt: o.keptAt, clockSynced: o.clockSynced,
     holds: [...o.holds], restricted: o.restricted, epoch: o.epoch, wrappedKey: o.wrappedKey, wrapNonce: o.wrapNonce,
     metaSealed: o.metaSealed, audioSha256: t.audioSha256,
+    ...(o.missing?.length ? { missing: o.missing.map((m) => ({ from: m.from, to: m.to, reason: m.reason })) } : {}),
   };
 }
 

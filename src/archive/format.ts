@@ -9,6 +9,15 @@ export const KEPT_BY: readonly KeptBy[] = ['all', 'sample', 'button', 'user', 'i
 /** Personal call data (direction, caller, called, extension, digits, notes[]); only ever stored sealed. */
 export type CallMeta = Record<string, unknown>;
 
+/** Why a stretch of a kept call's audio is not in the archive. */
+export type MissingReason = 'archive-write-failed' | 'ring-full' | 'box-stopped';
+export const MISSING_REASONS: readonly MissingReason[] = ['archive-write-failed', 'ring-full', 'box-stopped'];
+/**
+ * A stretch of a kept call whose audio is not stored: `from`–`to` in ms (call time), `to` null when the
+ * end is not known (the box stopped, so nobody knows how long the call went on). Signed with the header.
+ */
+export interface Missing { from: number; to: number | null; reason: MissingReason }
+
 /** What is known when a keep starts; written durably as `<id>.open.json` before the first chunk. */
 export interface OpenHeader {
   v: 1;
@@ -30,6 +39,8 @@ export interface OpenHeader {
   wrapNonce: string;
   /** base64 nonce ‖ secretbox(JSON CallMeta) under the data key */
   metaSealed: string;
+  /** stretches of the call that are not stored, and why; absent when the call is whole */
+  missing?: Missing[];
 }
 
 /** A finished call as stored in `<id>.json`; everything but `signature` is covered by the signature. */
@@ -93,14 +104,19 @@ export function openRecord(dataKey: Uint8Array, index: number, record: Buffer): 
 export const framesOf = (ctLength: number, channels: 1 | 2): number =>
   (ctLength - nacl.secretbox.overheadLength - AT_BYTES) / (BYTES_PER_SAMPLE * channels);
 
-const SIGNED: readonly (keyof Omit<CallHeader, 'signature'>)[] = [
+const SIGNED: readonly (keyof Omit<CallHeader, 'signature' | 'missing'>)[] = [
   'v', 'id', 'line', 'startedAt', 'endedAt', 'durationMs', 'samples', 'channels', 'sampleRate', 'chunks', 'purposes', 'keptBy', 'keptAt',
   'clockSynced', 'holds', 'restricted', 'epoch', 'wrappedKey', 'wrapNonce', 'metaSealed', 'audioSha256',
 ];
 
-/** Canonical digest of a header: a fixed field order, so key order or extra fields in the file do not matter. */
+/**
+ * Canonical digest of a header: a fixed field order, so key order or extra fields in the file do not matter.
+ * `missing` is appended only when present, so headers written before it existed keep their digest.
+ */
 export function headerDigest(h: Omit<CallHeader, 'signature'>): Uint8Array {
-  return createHash('sha256').update('ringvault-call-header/1\n').update(JSON.stringify(SIGNED.map((k) => h[k]))).digest();
+  const fields: unknown[] = SIGNED.map((k) => h[k]);
+  if (h.missing !== undefined) fields.push(['missing', h.missing.map((m) => [m.from, m.to, m.reason])]);
+  return createHash('sha256').update('ringvault-call-header/1\n').update(JSON.stringify(fields)).digest();
 }
 
 /** Latest ms whose ISO form has a 4-digit year (9999-12-31T23:59:59.999Z). */
@@ -116,6 +132,9 @@ const count: Check = (v) => Number.isSafeInteger(v) && (v as number) >= 0;
 const names = (max: number): Check => (v) => Array.isArray(v) && v.length <= 32 && v.every(text(1, max));
 const oneOf = (...xs: unknown[]): Check => (v) => xs.includes(v);
 const bool: Check = (v) => typeof v === 'boolean';
+
+const missingList: Check = (v) => v === undefined || (Array.isArray(v) && v.length <= 10_000 && v.every((m) =>
+  typeof m === 'object' && m !== null && isTime(m.from) && (m.to === null || (isTime(m.to) && m.to >= m.from)) && MISSING_REASONS.includes(m.reason)));
 
 /** One rule per field; the Record type makes the compiler insist that every header field has one. */
 const OPEN_RULES: Record<keyof OpenHeader, Check> = {
@@ -136,6 +155,7 @@ const OPEN_RULES: Record<keyof OpenHeader, Check> = {
   wrappedKey: b64(DATA_KEY_BYTES + nacl.secretbox.overheadLength),
   wrapNonce: b64(nacl.secretbox.nonceLength),
   metaSealed: b64(),
+  missing: missingList,
 };
 const FINAL_RULES: Record<keyof CallHeader, Check> = {
   ...OPEN_RULES,
@@ -172,6 +192,7 @@ export function pickHeader(h: CallHeader): CallHeader {
     channels: h.channels, sampleRate: h.sampleRate, chunks: h.chunks, purposes: [...h.purposes], keptBy: h.keptBy, keptAt: h.keptAt,
     clockSynced: h.clockSynced, holds: [...h.holds], restricted: h.restricted, epoch: h.epoch, wrappedKey: h.wrappedKey,
     wrapNonce: h.wrapNonce, metaSealed: h.metaSealed, audioSha256: h.audioSha256, signature: h.signature,
+    ...(h.missing ? { missing: h.missing.map((m) => ({ from: m.from, to: m.to, reason: m.reason })) } : {}),
   };
 }
 

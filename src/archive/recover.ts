@@ -12,7 +12,9 @@ import { readRecordAt } from './reader.ts';
 import { discardLeftover, isScrubbed } from './scrub.ts';
 
 export interface ScanContext { root: string; vault: Vault; log: (msg: string, extra?: object) => void }
-export interface ScanResult { headers: CallHeader[]; recovered: number; quarantined: number }
+/** A call a power cut (or crash) left open, finished at start: what was stored and where it stops. */
+export interface RecoveredCall { id: string; storedMs: number; stoppedAt: number }
+export interface ScanResult { headers: CallHeader[]; recovered: number; quarantined: number; recoveredCalls: RecoveredCall[] }
 type Kind = 'header' | 'open' | 'audio';
 
 const EXT: Record<Kind, string> = { header: HEADER_EXT, open: OPEN_EXT, audio: AUDIO_EXT };
@@ -23,7 +25,7 @@ const EXT: Record<Kind, string> = { header: HEADER_EXT, open: OPEN_EXT, audio: A
  * cannot be trusted or recovered is moved to quarantine/ with a logged reason. Never throws for bad content.
  */
 export async function scanArchive(c: ScanContext): Promise<ScanResult> {
-  const out: ScanResult = { headers: [], recovered: 0, quarantined: 0 };
+  const out: ScanResult = { headers: [], recovered: 0, quarantined: 0, recoveredCalls: [] };
   for (const e of await readdir(c.root, { withFileTypes: true })) {
     if (e.isFile() && isTempName(e.name)) {
       await discardLeftover(c.root, e.name);
@@ -95,6 +97,7 @@ async function scanCall(c: ScanContext, id: string, kinds: Set<Kind>, out: ScanR
     const header = await recoverOpenCall(c, p, parsed.value, kinds.has('audio'));
     out.headers.push(header);
     out.recovered++;
+    out.recoveredCalls.push({ id, storedMs: header.durationMs, stoppedAt: header.endedAt });
     c.log('archive: finished a kept call that a power cut left open', { id, chunks: header.chunks });
     return true;
   }
@@ -137,7 +140,11 @@ async function recoverOpenCall(c: ScanContext, p: CallPaths, o: OpenHeader, hasA
   } finally {
     await fh.close();
   }
-  return finalizeCall(c.vault, p, o, { ...tally, audioSha256: hash.digest('hex') });
+  // The box stopped while this call was kept: what came after the last stored second is not known, so the
+  // call says so (signed) instead of looking complete, and ends where its stored audio ends.
+  const stoppedAt = tally.lastEnd ?? o.startedAt;
+  const missing = [...(o.missing ?? []), { from: stoppedAt, to: null, reason: 'box-stopped' as const }];
+  return finalizeCall(c.vault, p, { ...o, missing }, { ...tally, audioSha256: hash.digest('hex') }, stoppedAt);
 }
 
 async function quarantine(c: ScanContext, dir: string, names: string[], reason: string): Promise<void> {

@@ -5,7 +5,7 @@
  */
 export interface StrangerLimitOptions { perAddress: number; total: number; windowMs: number; now: () => number }
 
-export const STRANGER_LIMITS = { perAddress: 20, total: 200, windowMs: 3600_000 } as const;
+export const STRANGER_LIMITS = { perAddress: 10, total: 100, windowMs: 3600_000 } as const;
 
 export class StrangerLimit {
   private windowStart = 0;

@@ -9,6 +9,8 @@ export interface CallSummary {
   digits?: string;
   /** how many digits were keyed and when (ms into the call) */
   keyed?: { count: number; atMs: number[] };
+  /** stretches of the call that are not stored, and why (a full disk, a power cut) */
+  missing?: NonNullable<CallHeader['missing']>;
   /** what the recorder noticed about the call's media (early media, a second sender dropped, two streams in one direction) */
   notes?: string[];
 }
@@ -102,6 +104,7 @@ export class Catalog {
     const base: CallSummary = {
       id: h.id, line: h.line, startedAt: h.startedAt, endedAt: h.endedAt, durationMs: h.durationMs, channels: h.channels,
       purposes: [...h.purposes], keptBy: h.keptBy, clockSynced: h.clockSynced, restricted: h.restricted, holds: [...h.holds],
+      ...(h.missing?.length ? { missing: h.missing.map((m) => ({ ...m })) } : {}),
     };
     if (!m) return base;
     const dir = m.direction === 'in' || m.direction === 'out' ? m.direction : undefined;

@@ -10,6 +10,9 @@ import { Vault } from '../vault/vault.ts';
 import { SettingsStore } from '../config/settings.ts';
 import { AuditLog } from '../audit/audit.ts';
 import { firstRunSetup } from '../setup.ts';
+import { readFile } from 'node:fs/promises';
+import { verifyChain } from '../audit/audit.ts';
+import { boxIdOf, keyFingerprintOf, normalizeFingerprint } from '../export/manifest.ts';
 import { changeOwnPassphrase } from '../passphrase.ts';
 import { PassphraseStrength } from '../vault/strength.ts';
 import { isRvError, RvError } from '../errors.ts';
@@ -25,7 +28,9 @@ commands:
   passwd         change your own passphrase (rewraps your keyslot; your web sessions end)
   claim-code     print the one-time code the web setup of a fresh box asks for
   unlock         unlock the vault of the running box (passphrase or recovery key)
-  verify-audit   check the audit log's hash chain; names the first edited, removed or reordered entry
+  verify-audit   check the audit log's hash chain and its signed checkpoints; names the first edited,
+                 removed or reordered entry, a cut tail or a rewritten chain:
+                   ringvault verify-audit [--data DIR] | ringvault verify-audit EXPORTED.jsonl --key FINGERPRINT
 ${EXPORT_HELP}
 ${ANALYZE_HELP}
   import-pcap    keep the calls in a capture file (see ringvault import-pcap --help)
@@ -133,15 +138,46 @@ async function unlock(dataDir: string): Promise<void> {
   console.log(`Unlocked (${String(r.via)}).`);
 }
 
-async function verifyAudit(dataDir: string): Promise<number> {
-  const path = dataPaths(dataDir).audit;
-  const r = await new AuditLog(path).verify();
-  if (r.ok) {
-    console.log(`${path}: ${r.entries} entries, chain intact.`);
-    return 0;
+/**
+ * Checks the audit chain of a data folder (or an exported copy, FILE) and its signed checkpoints.
+ * The key is the box's own (vault.json) or, for a copy elsewhere, the one in its checkpoints pinned
+ * with --key FINGERPRINT from the box's About page.
+ */
+async function verifyAudit(dataDir: string, file: string | undefined, keyPin: string | undefined): Promise<number> {
+  const p = dataPaths(dataDir);
+  const path = file ?? p.audit;
+  const text = await readFile(path, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') throw new RvError('RV_ERR_NO_AUDIT_LOG', `${path} does not exist; give the data folder (--data) or an exported log file.`);
+    throw e;
+  });
+  const vault = new Vault(p.vault);
+  let key: Uint8Array | undefined = !file && (await vault.isInitialized().catch(() => false)) ? await vault.signPublicKey() : undefined;
+  if (keyPin !== undefined) {
+    const want = normalizeFingerprint(keyPin);
+    if (!/^[0-9a-f]{64}$/.test(want)) throw new RvError('RV_ERR_USAGE', `--key "${keyPin}" is not a key fingerprint: 64 hex digits, as the box's About page shows it.`);
+    const offered = key ? [key] : [...text.matchAll(/"key":"([A-Za-z0-9+/=]{44})"/g)].map((m) => Buffer.from(m[1]!, 'base64'));
+    key = offered.find((k) => normalizeFingerprint(keyFingerprintOf(k)) === want);
+    if (!key) {
+      console.log(`${path}: no checkpoint is signed with the key ${keyPin}: this log was not anchored by that box.`);
+      return 4;
+    }
   }
-  console.log(`${path}: entry ${r.seq}: ${r.reason}. The log was altered after it was written; keep this copy as evidence and compare with a backup.`);
-  return 4;
+  const fileCheckpoints = file ? [] : await new AuditLog(p.audit).readCheckpoints();
+  const r = verifyChain(text, fileCheckpoints, key);
+  if (key) console.log(`Checked with the signing key of box ${boxIdOf(key)} (SHA-256 ${keyFingerprintOf(key)}).`);
+  if (!r.ok) {
+    console.log(`${path}: entry ${r.seq}: ${r.reason}. The log was altered after it was written; keep this copy as evidence and compare with a backup.`);
+    return 4;
+  }
+  console.log(`${path}: ${r.entries} entries, chain intact.`);
+  if (!r.checkpoints) {
+    console.log('No signed checkpoint yet: a cut tail or a rewritten chain could not be seen. The box signs one every hour and at every export.');
+  } else {
+    const c = r.checkpoints;
+    console.log(`${c.count} signed checkpoint(s)${c.signatures === 'checked' ? ', signatures valid' : ' (signatures NOT checked: give --key FINGERPRINT from the box\'s About page)'}; the last, at ${new Date(c.last.at).toISOString()}, covers ${c.last.count} entries.`);
+    if (c.unanchored > 0) console.log(`${c.unanchored} entries after the last checkpoint are not signed yet: if entries were cut from the end since then, it cannot be seen here.`);
+  }
+  return 0;
 }
 
 export async function cli(argv: string[]): Promise<number> {
@@ -154,14 +190,14 @@ export async function cli(argv: string[]): Promise<number> {
   if (cmd === 'export' || cmd === 'verify-export') return exportCli(cmd, rest);
   if (cmd === 'analyze' || cmd === 'line-check') return analyzeCli(cmd, rest);
   if (cmd === 'import-pcap') return importPcapCommand(rest);
-  const { values } = parseArgs({ args: rest, options: { data: { type: 'string' }, config: { type: 'string' }, user: { type: 'string' } }, strict: true });
+  const { values, positionals } = parseArgs({ args: rest, options: { data: { type: 'string' }, config: { type: 'string' }, user: { type: 'string' }, key: { type: 'string' } }, strict: true, allowPositionals: cmd === 'verify-audit' });
   const dataDir = await dataDirOf(values);
   switch (cmd) {
     case 'init': await init(dataDir); return 0;
     case 'unlock': await unlock(dataDir); return 0;
     case 'passwd': await passwd(dataDir, values.user); return 0;
     case 'claim-code': await claimCode(dataDir); return 0;
-    case 'verify-audit': return verifyAudit(dataDir);
+    case 'verify-audit': return verifyAudit(dataDir, positionals[0] ? resolve(positionals[0]) : undefined, values.key);
     case undefined: case 'help': case '--help': case '-h': console.log(HELP); return 0;
     default: console.error(`ringvault: unknown command "${cmd}"\n\n${HELP}`); return 2;
   }

@@ -39,10 +39,25 @@ export function parseConfig(raw: unknown, source: string): Config {
     if (stray.length) throw new RvError('RV_ERR_CONFIG', `${source}: lines.${line.id}.keepPurposes: found ${stray.join(', ')}, which the line does not announce; expected a subset of announced (${line.announced.join(', ')}).`);
   }
   checkAnalog(cfg, source);
+  checkSiprec(cfg, source);
   checkTrunks(cfg, source);
   const alerts = checkNotifications(cfg.notifications);
   if (alerts.length) throw new RvError('RV_ERR_CONFIG', `${source}: invalid configuration; fix these keys and start again:\n${alerts.map((l) => `  ${l}`).join('\n')}`);
   return cfg;
+}
+
+/** SIPREC lines need to know who may send them calls: an open recording server lets any LAN host place recordings. */
+function checkSiprec(cfg: Config, source: string): void {
+  const sc = cfg.siprec;
+  const line = cfg.lines.find((l) => l.source === 'siprec');
+  if (sc.allowAnyone && sc.allowFrom.length) throw new RvError('RV_ERR_CONFIG', `${source}: siprec.allowAnyone is true but siprec.allowFrom lists ${sc.allowFrom.join(', ')}; remove allowAnyone (allowFrom already says who may send SIP) or empty allowFrom.`);
+  if (line && !sc.allowFrom.length && !sc.allowAnyone) {
+    throw new RvError('RV_ERR_CONFIG', `${source}: siprec.allowFrom is empty, so any host on the network could place recordings on line "${line.id}"; set siprec.allowFrom to the SBC's address (e.g. ["192.168.1.20"]; install.sh --sbc ADDR writes it), or set siprec.allowAnyone: true if every host may send SIPREC on purpose.`);
+  }
+  if (sc.tls && !!sc.tls.cert !== !!sc.tls.key) throw new RvError('RV_ERR_CONFIG', `${source}: siprec.tls: give both cert and key, or neither (then http.tls's are used).`);
+  if (sc.tls && !(sc.tls.cert && sc.tls.key) && !cfg.http.tls) {
+    throw new RvError('RV_ERR_CONFIG', `${source}: siprec.tls needs a certificate: set http.tls (the box's certificate; install.sh makes one) or siprec.tls.cert and siprec.tls.key, or set siprec.tls to false.`);
+  }
 }
 
 export async function loadConfigFile(path: string): Promise<Config> {

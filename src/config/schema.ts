@@ -122,7 +122,27 @@ export const Config = Type.Object(
         rtpTimeoutSec: Type.Number({ minimum: 0.2, maximum: 3600, default: 30, title: 'Seconds without RTP after which a call whose BYE never came is ended' }),
         answerDelayMs: Type.Integer({ minimum: 0, maximum: 10000, default: 0, title: 'Milliseconds to ring before answering a recording session' }),
         maxSessions: Type.Integer({ minimum: 1, maximum: 1000, default: 64, title: 'Recording sessions at once; more are answered 503' }),
-        allowFrom: Type.Array(Type.String({ pattern: '^[0-9a-fA-F:.]+(/[0-9]{1,3})?$', maxLength: 64 }), { default: [], maxItems: 64, title: 'Addresses (or IPv4 a.b.c.d/n ranges) SIP is accepted from', description: 'Empty = any; set it to the SBC so nobody else can place recordings on the box' }),
+        allowFrom: Type.Array(Type.String({ pattern: '^[0-9a-fA-F:.]+(/[0-9]{1,3})?$', maxLength: 64 }), { default: [], maxItems: 64, title: 'Addresses (or IPv4 a.b.c.d/n ranges) SIP is accepted from', description: 'The SBC; a SIPREC line does not start with it empty unless allowAnyone is true. Checked per UDP message and at TCP/TLS accept' }),
+        allowAnyone: Type.Boolean({ default: false, title: 'Accept SIPREC from every host when allowFrom is empty', description: 'Only on purpose: anyone on the network could then place recordings on the box' }),
+        timerT1Ms: Type.Integer({ minimum: 20, maximum: 4000, default: 500, title: 'RFC 3261 T1 in ms: a 2xx not ACKed after 64·T1 (Timer H, 32 s) ends the session, nothing recorded' }),
+        pausedProbeSec: Type.Number({ minimum: 0.5, maximum: 3600, default: 60, title: 'Seconds a session with every stream paused may go without a sign of life (SIP request, RTP, RTCP) before the box asks with OPTIONS; no answer within 64·T1 ends it' }),
+        tcpIdleSec: Type.Number({ minimum: 0.5, maximum: 3600, default: 120, title: 'Seconds a SIP TCP/TLS connection may stay silent when it carries no recording session' }),
+        tcpPerAddress: Type.Integer({ minimum: 1, maximum: 1000, default: 32, title: 'SIP TCP/TLS connections from one address at once; more are closed at accept' }),
+        tls: Type.Union(
+          [
+            Type.Literal(false),
+            Type.Object(
+              {
+                port: Type.Integer({ minimum: 0, maximum: 65535, default: 5061, title: 'SIP over TLS port' }),
+                cert: Type.Optional(Type.String({ minLength: 1, title: 'PEM certificate; default: http.tls.cert (the box\'s certificate)' })),
+                key: Type.Optional(Type.String({ minLength: 1, title: 'PEM private key; default: http.tls.key' })),
+                ca: Type.Optional(Type.String({ minLength: 1, title: 'PEM CA certificates for mutual TLS: the SBC must present a certificate they signed' })),
+              },
+              { additionalProperties: false },
+            ),
+          ],
+          { default: false, title: 'SIP over TLS (sips, port 5061) with the box\'s certificate, or false for none' },
+        ),
       },
       { additionalProperties: false, default: {}, title: 'SIPREC recording server (lines with source "siprec")' },
     ),

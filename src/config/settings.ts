@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { Low } from 'lowdb';
 import { Value } from '@sinclair/typebox/value';
-import { writeFileDurable } from '../archive/durable.ts';
+import { prepareFileDurable, writeFileDurable } from '../archive/durable.ts';
 import { RvError } from '../errors.ts';
+import type { SealedExclusions } from '../vault/exclusions.ts';
 import { SettingsPatch, type Config, type LineConfig } from './schema.ts';
 
 export type Role = 'admin' | 'manager' | 'reviewer' | 'staff';
@@ -15,7 +16,8 @@ export interface StoredUser {
   /** everyone other than the user who later changed the account (role, passphrase reset, extension) */
   changedBy?: string[];
 }
-export interface SettingsData { version: 1; users: StoredUser[]; overrides: SettingsPatch }
+/** `exclusions`: the exclusion list hashed and sealed (issue 10); the numbers are never in this file in the clear */
+export interface SettingsData { version: 1; users: StoredUser[]; overrides: SettingsPatch; exclusions?: SealedExclusions }
 
 /** lowdb adapter whose writes survive a power cut (steno renames but never fsyncs). */
 class DurableJsonFile<T> {
@@ -37,13 +39,20 @@ class DurableJsonFile<T> {
   async write(data: T): Promise<void> {
     await writeFileDurable(this.path, JSON.stringify(data, null, 2) + '\n');
   }
+  prepare(data: T) {
+    return prepareFileDurable(this.path, JSON.stringify(data, null, 2) + '\n');
+  }
 }
 
 /** Settings edited in the UI and the user table; small and rarely written, so a whole-file rewrite is fine. */
 export class SettingsStore {
   private readonly db: Low<SettingsData>;
+  private readonly file: DurableJsonFile<SettingsData>;
+  /** updates run one at a time, each on the state the previous one left */
+  private tail: Promise<unknown> = Promise.resolve();
   constructor(path: string) {
-    this.db = new Low<SettingsData>(new DurableJsonFile<SettingsData>(path), { version: 1, users: [], overrides: {} });
+    this.file = new DurableJsonFile<SettingsData>(path);
+    this.db = new Low<SettingsData>(this.file, { version: 1, users: [], overrides: {} });
   }
 
   async load(): Promise<void> {
@@ -58,10 +67,31 @@ export class SettingsStore {
 
   get users(): readonly StoredUser[] { return this.db.data.users; }
   get overrides(): SettingsPatch { return this.db.data.overrides; }
+  get exclusions(): SealedExclusions | undefined { return this.db.data.exclusions; }
 
-  async update(fn: (d: SettingsData) => void): Promise<void> {
-    fn(this.db.data);
-    await this.db.write();
+  /**
+   * Changes the settings only once the change is durable and, when `audit` is given, audited: `fn` edits a
+   * copy, the copy is written and fsync'd beside settings.json, `audit` runs, and only then is the file
+   * renamed into place and the copy made the running state. A failure at any step (a full disk) changes
+   * nothing, in memory or on disk, and leaves no audit entry for a change that did not happen.
+   */
+  update(fn: (d: SettingsData) => void, audit?: () => Promise<unknown>): Promise<void> {
+    const run = async (): Promise<void> => {
+      const next = structuredClone(this.db.data);
+      fn(next);
+      const prepared = await this.file.prepare(next);
+      try {
+        await audit?.();
+      } catch (e) {
+        await prepared.abort();
+        throw e;
+      }
+      await prepared.commit();
+      this.db.data = next;
+    };
+    const p = this.tail.then(run, run);
+    this.tail = p.catch(() => undefined);
+    return p;
   }
 
   /** The running config: file config with the UI's overrides on top. */

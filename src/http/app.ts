@@ -6,6 +6,7 @@ import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { isRvError } from '../errors.ts';
+import { diskError } from '../archive/disk-errors.ts';
 import type { Box } from '../box.ts';
 import { Sessions, SESSION_COOKIE } from './sessions.ts';
 import { authRoutes } from './routes/auth.ts';
@@ -74,6 +75,12 @@ export async function buildApp(box: Box, o: AppOptions): Promise<App> {
     if (err.validation) return reply.status(400).send({ error: { code: 'RV_ERR_BAD_REQUEST', message: `The request is not valid: ${err.message}. Check the fields and send it again.` } });
     if (err.code?.startsWith('FST_CSRF')) return reply.status(403).send({ error: { code: 'RV_ERR_CSRF', message: 'The page is out of date or the request did not come from it; reload the page and try again.' } });
     if (err.statusCode === 429) return reply.status(429).send({ error: { code: 'RV_ERR_TOO_MANY_ATTEMPTS', message: 'Too many attempts; wait a minute and try again.' } });
+    // A write the disk refused is a state of the box, not a bug: say so in words, with what to do.
+    const disk = diskError(err, 'this change');
+    if (disk) {
+      box.log.warn({ url: req.url, code: disk.code }, disk.message);
+      return reply.status(disk.status).send({ error: { code: disk.code, message: disk.message } });
+    }
     if (err.statusCode && err.statusCode < 500) return reply.status(err.statusCode).send({ error: { code: 'RV_ERR_BAD_REQUEST', message: err.message } });
     req.log.error({ err }, 'request failed');
     box.log.error({ err, url: req.url }, 'request failed');

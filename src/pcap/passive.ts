@@ -43,6 +43,8 @@ export interface PassiveCall {
   earlyMs?: number;
   /** what the tracker noticed about the call's media, for the call's report (early media, streams kept apart) */
   notes: string[];
+  /** the SDP asked for SRTP (RTP/SAVP or a=crypto): a capture cannot decrypt it, so its RTP is not decoded (no noise) */
+  encrypted?: boolean;
 }
 
 export interface PassiveOptions {
@@ -389,6 +391,12 @@ export class PassiveTracker {
     let any = false;
     for (const s of streams) {
       if (s.media !== 'audio' || s.port === 0 || !s.addr || s.addr === '0.0.0.0' || s.addr === '::') continue;
+      if (!d.call.encrypted && (/SAVP/i.test(s.protocol) || s.crypto.length)) {
+        d.call.encrypted = true;
+        d.call.undecodable.push('SRTP');
+        this.o.log?.('passive: the call\'s media is SRTP (RTP/SAVP or a=crypto); a capture cannot decrypt it, so the call is reported as encrypted and none of its audio is recorded', { callId: d.call.callId, code: 'RV_ERR_SRTP_PASSIVE' });
+        this.o.onInfo?.(d.call);
+      }
       const key = `${canonicalAddr(s.addr)}|${s.port}`;
       Object.assign(d.payloads[sender], rtpMapsOf(s.payloads, true));
       // a re-INVITE or UPDATE may switch codec mid-call: the stream the sender receives reads by the new map
@@ -414,6 +422,8 @@ export class PassiveTracker {
     const channel: Role = to ? (hit.role === 0 ? 1 : 0) : hit.role;
     const p = parseRtp(s.payload);
     if (!p) { this.stats.rtpUnmatched++; return; }
+    // Encrypted payloads decoded as G.711 would be loud noise in the recording: the call keeps its time, silent.
+    if (d.call.encrypted) { this.stats.rtpMatched++; d.lastActivity = Math.max(d.lastActivity, s.ts); return; }
     const tr = this.trackFor(d, `${s.src}|${s.sport}|${s.dst}|${s.dport}`, p.ssrc, channel, s.ts);
     if (!tr) { this.stats.rtpUnmatched++; return; }
     this.stats.rtpMatched++;

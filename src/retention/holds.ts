@@ -142,6 +142,19 @@ export class HoldStore {
     }
   }
 
+  /** Edits one hold and saves; a save that fails (a full disk) puts the hold back as it was. */
+  private async change(h: HoldRecord, edit: () => void): Promise<void> {
+    const before = structuredClone(h);
+    edit();
+    try {
+      await this.save();
+    } catch (e) {
+      for (const k of Object.keys(h) as (keyof HoldRecord)[]) delete h[k];
+      Object.assign(h, before);
+      throw e;
+    }
+  }
+
   private async save(): Promise<void> {
     await writeFileDurable(this.d.path, JSON.stringify(this.file) + '\n');
   }
@@ -246,8 +259,7 @@ export class HoldStore {
           ? `You already proposed releasing ${id}; a second, different manager must now confirm it.`
           : `${h.release!.proposedBy} already proposed releasing ${id}; confirm it or withdraw the proposal.`, 409);
       }
-      h.release = { proposedBy: actor, proposedAt: this.d.now() };
-      await this.save();
+      await this.change(h, () => { h.release = { proposedBy: actor, proposedAt: this.d.now() }; });
       await this.d.audit.append({ actor, action: 'hold.release.propose', target: id });
       return this.view(h);
     });
@@ -258,8 +270,7 @@ export class HoldStore {
       const h = this.mustGet(id);
       if (statusOf(h) !== 'release-proposed') fail('RV_ERR_NO_RELEASE_PENDING', `No release of ${id} is waiting for confirmation.`, 409);
       const by = h.release!.proposedBy;
-      delete h.release;
-      await this.save();
+      await this.change(h, () => { delete h.release; });
       await this.d.audit.append({ actor, action: 'hold.release.withdraw', target: id, detail: { proposedBy: by } });
       return this.view(h);
     });
@@ -283,9 +294,8 @@ export class HoldStore {
         const said = { 'account made after the proposal': `your account was made after ${proposer} proposed the release`, 'account made by the proposer': `${proposer}, who proposed the release, made your account`, 'account changed by the proposer': `${proposer}, who proposed the release, changed your account` }[why] ?? 'the box does not know your account';
         fail('RV_ERR_NOT_INDEPENDENT', `You cannot confirm releasing ${id}: ${said}. A manager whose account existed before the proposal and was not made or changed by ${proposer} must confirm it; or withdraw the proposal so that another manager proposes and ${proposer} confirms.`, 409);
       }
-      h.release = { ...h.release!, confirmedBy: actor, confirmedAt: this.d.now() };
       // Durable first: after a power cut open() finishes taking the id off the headers.
-      await this.save();
+      await this.change(h, () => { h.release = { ...h.release!, confirmedBy: actor, confirmedAt: this.d.now() }; });
       this.numberIndex.delete(id);
       let calls = 0;
       for (const c of this.d.archive.list()) {
@@ -293,7 +303,7 @@ export class HoldStore {
         await this.d.archive.updateHeader(c.id, { holds: c.holds.filter((x) => x !== id) });
         calls++;
       }
-      await this.d.audit.append({ actor, action: 'hold.release.confirm', target: id, detail: { proposedBy: h.release.proposedBy, calls } });
+      await this.d.audit.append({ actor, action: 'hold.release.confirm', target: id, detail: { proposedBy: h.release!.proposedBy, calls } });
       return this.view(h);
     });
   }

@@ -204,14 +204,27 @@ function splitParams(s: string): Record<string, string> {
 /** Parses a From/To/Contact/P-Asserted-Identity value: `"Name" <uri>;tag=x`, `Name <uri>` or a bare `uri;tag=x`. */
 export function parseNameAddr(v: string): NameAddr {
   const s = v.trim();
-  const lt = s.indexOf('<');
+  const shown = s.slice(0, 60);
   let display: string | undefined;
   let uri: string;
   let rest: string;
+  // RFC 3261 §25.1: a quoted display name is read first, so a "<" or ">" inside it is text, not the URI.
+  let lt: number;
+  if (s.startsWith('"')) {
+    const q = readQuoted(s, 0);
+    if (!q) throw malformed(`address "${shown}" has a display name without its closing quote`);
+    display = q.text || undefined;
+    lt = q.end;
+    while (s[lt] === ' ' || s[lt] === '\t') lt++;
+    if (s[lt] !== '<') throw malformed(`address "${shown}" has a quoted display name but no <URI> after it`);
+  } else {
+    lt = s.indexOf('<');
+    // An addr-spec's header parameters follow a ";" and cannot hold a "<"; a token display name can.
+    if (lt >= 0) display = s.slice(0, lt).trim() || undefined;
+  }
   if (lt >= 0) {
     const gt = s.indexOf('>', lt);
-    if (gt < 0) throw malformed(`address "${s.slice(0, 60)}" has "<" without ">"`);
-    display = s.slice(0, lt).trim().replace(/^"(.*)"$/s, '$1').replace(/\\(.)/g, '$1') || undefined;
+    if (gt < 0) throw malformed(`address "${shown}" has "<" without ">"`);
     uri = s.slice(lt + 1, gt).trim();
     rest = s.slice(gt + 1);
   } else {
@@ -219,7 +232,7 @@ export function parseNameAddr(v: string): NameAddr {
     uri = (semi < 0 ? s : s.slice(0, semi)).trim();
     rest = semi < 0 ? '' : s.slice(semi);
   }
-  if (!uri) throw malformed(`address "${s.slice(0, 60)}" has no URI`);
+  if (!uri) throw malformed(`address "${shown}" has no URI`);
   const params = splitParams(rest);
   const out: NameAddr = { uri, params };
   if (display) out.display = display;
@@ -227,6 +240,20 @@ export function parseNameAddr(v: string): NameAddr {
   if (user !== undefined) out.user = user;
   if (params.tag) out.tag = params.tag;
   return out;
+}
+
+/** A quoted-string starting at `at` (RFC 3261 §25.1: backslash escapes one character); undefined when it never closes. */
+function readQuoted(s: string, at: number): { text: string; end: number } | undefined {
+  let text = '';
+  for (let i = at + 1; i < s.length; i++) {
+    const c = s[i]!;
+    if (c === '\\') {
+      if (i + 1 >= s.length) return undefined;
+      text += s[++i];
+    } else if (c === '"') return { text, end: i + 1 };
+    else text += c;
+  }
+  return undefined;
 }
 
 /** The user part of a sip:/sips: URI or the number of a tel: URI, percent-decoded; undefined when it has none. */

@@ -19,7 +19,12 @@ export interface SdpStream {
   port: number;
   payloads: SdpPayload[];
   direction: SdpDirection;
+  /** the transport profile: RTP/AVP, or RTP/SAVP (SRTP) */
+  protocol: string;
+  /** SDES keys (RFC 4568 a=crypto), in the offerer's order of preference */
+  crypto: SdpCrypto[];
 }
+export interface SdpCrypto { tag: number; suite: string; keyParams: string; sessionParams?: string }
 export interface SdpStreams { sessionAddr?: string; origin?: { sessionId: string; version: number }; streams: SdpStream[] }
 
 /** Static payload types (RFC 3551) that an offer may list without a=rtpmap. */
@@ -61,6 +66,8 @@ export function parseSdpStreams(sdp: string | Buffer): SdpStreams {
     const stream: SdpStream = {
       index, media: m.type, addr: m.connection?.ip ?? sessionAddr ?? '', port: Number(m.port) || 0, payloads,
       direction: dir && DIRECTIONS.has(dir) ? (dir as SdpDirection) : 'sendrecv',
+      protocol: String(m.protocol ?? 'RTP/AVP'),
+      crypto: (m.crypto ?? []).map((c) => ({ tag: Number(c.id), suite: String(c.suite), keyParams: String(c.config), ...(c.sessionConfig ? { sessionParams: String(c.sessionConfig) } : {}) })),
     };
     if (m.label !== undefined) stream.label = String(m.label);
     out.streams.push(stream);
@@ -75,6 +82,10 @@ export interface AnswerStream {
   payloads: SdpPayload[];
   direction: SdpDirection;
   label?: string;
+  /** RTP/AVP unless the offer asked for SRTP (RTP/SAVP) */
+  protocol?: string;
+  /** the SDES key the answerer would send with (RFC 4568 §5.1.2): same tag and suite as the offer's chosen line */
+  crypto?: { tag: number; suite: string; keyParams: string };
 }
 
 /** Writes an answer SDP (RFC 3264): one m-line per offered one, in the same order. */
@@ -88,7 +99,7 @@ export function buildAnswerSdp(a: { addr: string; sessionId: string; version: nu
     timing: { start: 0, stop: 0 },
     media: a.streams.map((s) => {
       const m: MediaDescription = {
-        type: s.media, port: s.port, protocol: 'RTP/AVP',
+        type: s.media, port: s.port, protocol: s.protocol ?? 'RTP/AVP',
         payloads: s.payloads.length ? s.payloads.map((p) => p.pt).join(' ') : '0',
         rtp: s.payloads.map((p) => ({ payload: p.pt, codec: p.codec, rate: p.rate, ...(p.channels && p.channels > 1 ? { encoding: p.channels } : {}) })),
         // the offer's format parameters are echoed (annexb, Opus bandwidth), so the sender keeps what it offered
@@ -96,6 +107,7 @@ export function buildAnswerSdp(a: { addr: string; sessionId: string; version: nu
       };
       if (s.port !== 0) m.direction = s.direction;
       if (s.label !== undefined) m.label = s.label;
+      if (s.crypto && s.port !== 0) m.crypto = [{ id: s.crypto.tag, suite: s.crypto.suite, config: s.crypto.keyParams }];
       return m;
     }),
   };

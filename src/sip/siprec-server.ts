@@ -5,9 +5,10 @@ import { RvError } from '../errors.ts';
 import type { Log } from '../log.ts';
 import { cseqOf, parseNameAddr, serializeSip, type NameAddr, type SipLimits, type SipMessage } from './message.ts';
 import { parseContentType, splitMultipart } from './multipart.ts';
-import { answerDirection, buildAnswerSdp, chooseAudioPayloads, parseSdpStreams, type SdpDirection, type SdpPayload } from './sdp.ts';
+import { answerDirection, buildAnswerSdp, chooseAudioPayloads, parseSdpStreams, type SdpDirection, type SdpPayload, type SdpStream } from './sdp.ts';
+import { chooseSrtp, type StreamSrtp } from './srtp-offer.ts';
 import { mergeSiprecMetadata, parseSiprecMetadata, type SiprecMetadata } from './siprec-meta.ts';
-import { SipTransport, type SipPeer } from './transport.ts';
+import { SipTransport, type SipPeer, type SipTlsOptions } from './transport.ts';
 import { RtpPortPool } from './rtp-ports.ts';
 
 export interface SiprecServerOptions {
@@ -33,6 +34,16 @@ export interface SiprecServerOptions {
   allowFrom?: readonly string[];
   /** whether a new recording session may start (a free line for it); false answers 486 Busy Here */
   admit?: (s: RecordingSession) => boolean;
+  /** RFC 3261 T1 (default 500 ms): the 2xx is resent from T1 on, and a session whose ACK has not come after 64·T1 (Timer H, 32 s) is torn down */
+  t1Ms?: number;
+  /** a session whose streams are all paused and that gave no sign of life (SIP request, RTP, RTCP) for this long is asked with an in-dialog OPTIONS; no answer within 64·T1 ends it (default 60 s) */
+  pausedProbeMs?: number;
+  /** SIP over TLS with the box's certificate (and a CA for mutual TLS) */
+  tls?: SipTlsOptions;
+  /** a TCP/TLS connection with no bytes for this long is closed unless it carries a live session (default 120 s) */
+  tcpIdleMs?: number;
+  /** TCP/TLS connections from one address at once (default 32) */
+  tcpPerAddress?: number;
 }
 
 export interface MediaStream {
@@ -42,11 +53,20 @@ export interface MediaStream {
   /** our RTP port; 0 when the stream was refused */
   port: number;
   socket?: Socket;
+  /** the RTCP socket on the odd port above */
+  rtcp?: Socket;
   payloads: SdpPayload[];
   /** what the SRC offered: sendonly/sendrecv while it sends, inactive/recvonly when paused or on hold */
   offered: SdpDirection;
   packets: number;
   lastPacketAt: number;
+  /** RTCP packets (on the odd port, or multiplexed on the RTP port) from an allowed address: a paused stream's sign of life */
+  rtcpPackets: number;
+  lastRtcpAt: number;
+  /** SRTP (SDES): the SRC's key decrypts here; packets failing their tag are dropped and counted in its stats */
+  srtp?: StreamSrtp;
+  /** why the stream was refused, when it was (port 0) */
+  refusal?: string;
   /** the address the SRC's SDP gives for this stream (c= line); media is accepted from it (or the SIP peer, or allowFrom) */
   remoteAddr?: string;
 }
@@ -56,6 +76,15 @@ export class RecordingSession {
   readonly id = randomUUID();
   readonly localTag = randomBytes(6).toString('hex');
   state: 'early' | 'confirmed' | 'ended' = 'early';
+  /** the SRC's ACK came; only then is the session a call (a 2xx never ACKed is torn down at Timer H) */
+  acked = false;
+  answeredAt = 0;
+  /** the last in-dialog request from the SRC, or answer to our probe */
+  lastSipAt: number;
+  /** an in-dialog OPTIONS we sent to a paused session, waiting for its answer */
+  probe?: { cseq: number; sentAt: number };
+  /** RTP that came between the 2xx and the ACK, handed on when the ACK comes */
+  early: Array<[number, Buffer, number, { address: string; port: number }]> = [];
   streams: MediaStream[] = [];
   metadata: SiprecMetadata = { participants: [], streams: [] };
   /** every metadata document the SRC sent, in order (kept with the call) */
@@ -71,12 +100,13 @@ export class RecordingSession {
   invite: SipMessage;
   /** the INVITE transaction's response-cache key, so a late retransmission gets the final answer again */
   inviteKey = '';
-  timers: { answer?: NodeJS.Timeout; retransmit?: NodeJS.Timeout } = {};
+  timers: { answer?: NodeJS.Timeout; retransmit?: NodeJS.Timeout; probe?: NodeJS.Timeout } = {};
 
   constructor(readonly callId: string, readonly remoteTag: string, readonly from: NameAddr, readonly to: NameAddr, public peer: SipPeer, invite: SipMessage, now: number) {
     this.invite = invite;
     this.startedAt = now;
     this.mediaChangedAt = now;
+    this.lastSipAt = now;
     const contact = invite.get('Contact');
     let target = from.uri;
     try { if (contact) target = parseNameAddr(contact).uri; } catch { /* keep From */ }
@@ -97,15 +127,18 @@ export type SiprecServerEvents = {
   end: [RecordingSession, string];
   /** the SRC cancelled before the answer; nothing was recorded */
   cancelled: [RecordingSession];
-  /** a session admitted to a line was refused after all (no usable stream, no RTP port); nothing was recorded */
+  /** a session admitted to a line was refused after all (no usable stream, no RTP port, no ACK); nothing was recorded */
   refused: [RecordingSession, string];
+  /** SRTP packets of a stream were dropped (failed tag, replay); logged at 1, 10, 100… */
+  'srtp-dropped': [RecordingSession, number, { ok: number; authFailed: number; replayed: number; malformed: number }];
 };
 
 const ALLOW = 'INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO';
 const SUPPORTED = new Set(['siprec', 'timer']);
-const T1 = 500;
 const T2 = 4000;
-/** A session paused this long with no SIP request or RTP is taken to be forgotten by its SRC. */
+/** RTP packets held per session between the 2xx and the ACK (about 2 s of two streams at 20 ms). */
+const MAX_EARLY_PACKETS = 200;
+/** A session paused this long (no RTP, no media change) is ended even while its SRC answers probes. */
 const PAUSED_LIMIT_MS = 4 * 3600_000;
 /** Malformed-input log lines per second at most; the rest are counted and reported with the next one. */
 const BAD_LOGS_PER_SEC = 5;
@@ -122,25 +155,42 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
   private sweeper?: NodeJS.Timeout;
   private readonly now: () => number;
   private badLog = { second: 0, count: 0, suppressed: 0 };
+  private readonly t1: number;
+  private readonly timerH: number;
 
   constructor(private readonly o: SiprecServerOptions) {
     super();
     this.now = o.now ?? Date.now;
-    this.transport = new SipTransport({ host: o.host, port: o.port, udp: o.udp, tcp: o.tcp, limits: o.limits });
+    this.t1 = o.t1Ms ?? 500;
+    this.timerH = 64 * this.t1;
+    this.transport = new SipTransport({
+      host: o.host, port: o.port, udp: o.udp, tcp: o.tcp, limits: o.limits, ...(o.tls ? { tls: o.tls } : {}),
+      perAddress: o.tcpPerAddress ?? 32, idleMs: o.tcpIdleMs ?? 120_000,
+      accept: (address) => this.allowed(address),
+      keepOpen: (peer) => [...this.sessions.values()].some((x) => x.peer.proto === peer.proto && x.peer.address === peer.address && x.peer.port === peer.port),
+    });
     this.ports = new RtpPortPool({ host: o.host, min: o.rtpPortMin, max: o.rtpPortMax });
     this.transport.on('message', (m, p) => { void this.onMessage(m, p).catch((e) => this.o.log.error({ err: e }, 'SIP request handling failed')); });
     this.transport.on('malformed', (e, raw, p) => { try { this.onMalformed(e, raw, p); } catch (err) { this.o.log.error({ err }, 'answering a malformed SIP message failed'); } });
     this.transport.on('error', (e) => this.o.log.warn({ err: e }, 'SIP socket error'));
+    this.transport.on('dropped', (d) => {
+      const why = { 'not-allowed': 'its address is not in siprec.allowFrom', 'per-address': `it has ${o.tcpPerAddress ?? 32} connections open already`, idle: 'it sent nothing for a while and carries no recording session', handshake: 'its TLS handshake failed (wrong CA, no client certificate, or too slow)' }[d.why];
+      if (d.why === 'idle') return;
+      this.warnBad({ from: d.address, code: d.why === 'not-allowed' ? 'RV_ERR_SIP_FORBIDDEN' : 'RV_ERR_SIP_CONNECTION' }, `SIP ${d.proto.toUpperCase()} connection from ${d.address} closed: ${why}`);
+    });
   }
 
   get port(): number { return this.transport.port; }
+  get tlsPort(): number { return this.transport.tlsPort; }
+  /** TCP and TLS connections open now */
+  get connections(): number { return this.transport.connections; }
   get liveSessions(): RecordingSession[] { return [...this.sessions.values()]; }
   get rtpPortsInUse(): number { return this.ports.inUse; }
 
   async start(): Promise<void> {
     this.ports.check();
     await this.transport.start();
-    this.sweeper = setInterval(() => this.sweep(), Math.max(50, Math.min(1000, this.o.rtpTimeoutMs / 4)));
+    this.sweeper = setInterval(() => this.sweep(), Math.max(50, Math.min(1000, this.o.rtpTimeoutMs / 4, this.timerH / 8)));
     this.sweeper.unref();
   }
 
@@ -156,11 +206,12 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
   private key(callId: string, tag: string): string { return `${callId}\u0000${tag}`; }
 
   private async onMessage(m: SipMessage, peer: SipPeer): Promise<void> {
-    if (m.kind === 'response') return; // answers to our BYEs need no action
     if (!this.allowed(peer.address)) {
+      if (m.kind === 'response') return;
       this.warnBad({ from: peer.address, code: 'RV_ERR_SIP_FORBIDDEN' }, `SIP ${m.method} from ${peer.address}, which is not in siprec.allowFrom; refused`);
       return m.method === 'ACK' ? undefined : this.reply(m, peer, 403, 'Forbidden');
     }
+    if (m.kind === 'response') return this.onResponse(m);
     const method = m.method!;
     const cseq = cseqOf(m);
     if (method !== 'ACK' && cseq.method !== method) return this.reply(m, peer, 400, 'Bad Request - CSeq method differs');
@@ -173,8 +224,10 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
     }
     const callId = m.get('Call-ID')!;
     const found = from.tag ? this.sessions.get(this.key(callId, from.tag)) : undefined;
-    // An in-dialog request must carry our tag; a stray To tag names some other dialog.
-    const session = found && (!to.tag || to.tag === found.localTag) ? found : undefined;
+    // An in-dialog request must carry our tag (a stray or missing To tag names some other dialog); only
+    // CANCEL and a retransmitted INVITE match the session without it.
+    const session = found && (to.tag === found.localTag || (!to.tag && (method === 'CANCEL' || method === 'INVITE'))) ? found : undefined;
+    if (session && to.tag) session.lastSipAt = this.now();
     switch (method) {
       case 'OPTIONS':
         return this.reply(m, peer, 200, 'OK', [['Accept', 'application/sdp, application/rs-metadata+xml, multipart/mixed']]);
@@ -184,9 +237,7 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
         if (session) return; // retransmission of an INVITE still being handled
         return this.newInvite(m, peer, from, to, cacheKey);
       case 'ACK':
-        if (session) {
-          if (session.timers.retransmit) { clearTimeout(session.timers.retransmit); session.timers.retransmit = undefined; }
-        }
+        if (session && session.state === 'confirmed') this.acked(session);
         return;
       case 'CANCEL':
         if (!session) return this.reply(m, peer, 481, 'Call/Transaction Does Not Exist');
@@ -295,10 +346,16 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
       this.emit('refused', s, why);
     };
     try {
-      for (const st of offer.streams) s.streams.push(Object.assign(await this.openStream(s, st.index, st.media, st.label, st.port, st.payloads, st.direction), st.addr ? { remoteAddr: st.addr } : {}));
+      for (const st of offer.streams) s.streams.push(Object.assign(await this.openStream(s, st), st.addr ? { remoteAddr: st.addr } : {}));
     } catch (e) {
       refuse((e as Error).message);
       return this.replyError(m, peer, e);
+    }
+    const srtpRefused = s.streams.find((x) => x.refusal);
+    if (srtpRefused && !s.streams.some((x) => x.port !== 0)) {
+      refuse(srtpRefused.refusal!);
+      this.warnBad({ callId: s.callId, code: 'RV_ERR_SRTP_KEYS' }, `recording session refused: ${srtpRefused.refusal}`);
+      return this.reply(m, peer, 488, 'Not Acceptable Here', [['Warning', `399 ringvault "${srtpRefused.refusal}"`]], undefined, cacheKey);
     }
     if (!s.streams.some((x) => x.port !== 0)) {
       refuse('no audio stream');
@@ -307,9 +364,9 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
     const answer = () => {
       if (s.state !== 'early') return;
       s.state = 'confirmed';
-      s.mediaChangedAt = this.now();
+      s.answeredAt = s.mediaChangedAt = this.now();
+      // The call starts with the ACK: an INVITE never ACKed (a stray or spoofed one) records nothing and frees its line at Timer H.
       this.sendOk(s, m, peer, cacheKey);
-      this.emit('session', s);
     };
     const delay = this.o.answerDelayMs ?? 0;
     if (delay > 0) {
@@ -318,24 +375,76 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
     } else answer();
   }
 
-  private async openStream(s: RecordingSession, index: number, media: string, label: string | undefined, remotePort: number, offered: SdpPayload[], direction: SdpDirection): Promise<MediaStream> {
-    const payloads = media === 'audio' && remotePort !== 0 ? chooseAudioPayloads(offered, this.o.decodable) : [];
-    const st: MediaStream = { index, media, port: 0, payloads, offered: direction, packets: 0, lastPacketAt: 0 };
+  private async openStream(s: RecordingSession, offer: SdpStream): Promise<MediaStream> {
+    const { index, media, label } = offer;
+    const payloads = media === 'audio' && offer.port !== 0 ? chooseAudioPayloads(offer.payloads, this.o.decodable) : [];
+    const st: MediaStream = { index, media, port: 0, payloads, offered: offer.direction, packets: 0, lastPacketAt: 0, rtcpPackets: 0, lastRtcpAt: 0 };
     if (label !== undefined) st.label = label;
     if (!payloads.length) return st;
-    const { port, socket } = await this.ports.open();
+    const srtp = chooseSrtp(offer);
+    if ('refusal' in srtp) { st.refusal = srtp.refusal; return st; }
+    if (srtp.srtp) st.srtp = srtp.srtp;
+    const { port, socket, rtcp } = await this.ports.open();
     st.port = port;
     st.socket = socket;
-    socket.on('message', (buf, from) => {
+    if (rtcp) st.rtcp = rtcp;
+    const onRtcp = (from: string) => {
+      if (!this.allowed(from)) return;
+      st.rtcpPackets++;
+      st.lastRtcpAt = this.now();
+    };
+    socket.on('message', (raw: Buffer, rinfo) => {
       if (s.state === 'ended') return;
+      // RTCP multiplexed on the RTP port (RFC 5761: second byte 192–223) is a sign of life, not audio.
+      if (raw.length >= 8 && raw[1]! >= 192 && raw[1]! <= 223) { onRtcp(rinfo.address); return; }
+      let buf = raw;
+      if (st.srtp) {
+        const r = st.srtp.receiver.unprotect(raw);
+        if (!r.ok) { this.srtpDropped(s, st, r.why); return; }
+        buf = r.packet;
+      }
       const at = this.now();
       st.packets++;
       st.lastPacketAt = at;
-      // A fault while handling one packet must not take the socket, or the box, down with it.
-      try { this.emit('rtp', s, index, buf, at, from); } catch (e) { if (st.packets % 1000 === 1) this.o.log.error({ err: e, port }, 'RTP packet handling failed'); }
+      if (!s.acked) {
+        if (s.early.length < MAX_EARLY_PACKETS) s.early.push([index, buf, at, rinfo]);
+        return;
+      }
+      this.emitRtp(s, st, index, buf, at, rinfo);
     });
     socket.on('error', (e) => this.o.log.warn({ err: e, port }, 'RTP socket error'));
+    rtcp?.on('message', (_buf, rinfo) => { if (s.state !== 'ended') onRtcp(rinfo.address); });
+    rtcp?.on('error', (e) => this.o.log.warn({ err: e, port: port + 1 }, 'RTCP socket error'));
     return st;
+  }
+
+  /** A packet that failed SRTP is dropped, never decoded as noise; the count is logged at 1, 10, 100… (a line notice). */
+  private srtpDropped(s: RecordingSession, st: MediaStream, why: 'malformed' | 'auth' | 'replay'): void {
+    const { stats } = st.srtp!.receiver;
+    const n = stats.authFailed + stats.replayed + stats.malformed;
+    if (Math.log10(n) % 1 !== 0) return;
+    this.o.log.warn({ line: s.line, callId: s.callId, stream: st.index, code: 'RV_ERR_SRTP_AUTH', ...stats },
+      `SRTP on line ${s.line ?? '?'}: ${n} packet(s) dropped (${stats.authFailed} failed authentication, ${stats.replayed} replayed; ${stats.ok} decrypted), the last for ${why === 'auth' ? 'a wrong tag: a wrong key, or packets from someone else' : why}; nothing of them is recorded`);
+    this.emit('srtp-dropped', s, st.index, { ...stats });
+  }
+
+  private emitRtp(s: RecordingSession, st: MediaStream, index: number, buf: Buffer, at: number, from: { address: string; port: number }): void {
+    // A fault while handling one packet must not take the socket, or the box, down with it.
+    try { this.emit('rtp', s, index, buf, at, from); } catch (e) { if (st.packets % 1000 === 1) this.o.log.error({ err: e, port: st.port }, 'RTP packet handling failed'); }
+  }
+
+  /** The SRC's ACK: the session becomes a call, and RTP that came before the ACK is handed on. */
+  private acked(s: RecordingSession): void {
+    if (s.timers.retransmit) { clearTimeout(s.timers.retransmit); s.timers.retransmit = undefined; }
+    if (s.acked) return;
+    s.acked = true;
+    this.emit('session', s);
+    const early = s.early.splice(0);
+    for (const [index, buf, at, from] of early) {
+      if (s.state === 'ended') break;
+      const st = s.streams[index];
+      if (st) this.emitRtp(s, st, index, buf, at, from);
+    }
   }
 
   private answerSdp(s: RecordingSession): string {
@@ -343,6 +452,7 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
       addr: this.o.mediaAddr, sessionId: String(parseInt(s.localTag.slice(0, 8), 16)), version: s.sdpVersion,
       streams: s.streams.map((st) => ({
         media: st.media, port: st.port, payloads: st.port ? st.payloads : [{ pt: 0, codec: 'PCMU', rate: 8000 }], direction: answerDirection(st.offered),
+        ...(st.srtp ? { protocol: st.srtp.protocol, crypto: { tag: st.srtp.tag, suite: st.srtp.suite, keyParams: `inline:${st.srtp.answerKey}` } } : {}),
         ...(st.label !== undefined ? { label: st.label } : {}),
       })),
     });
@@ -354,11 +464,11 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
     peer.send(buf);
     if (peer.proto !== 'udp') return;
     // Over UDP the 200 is resent until the ACK comes (RFC 3261 §13.3.1.4).
-    let wait = T1;
+    let wait = this.t1;
     let spent = 0;
     const again = () => {
       spent += wait;
-      if (s.state === 'ended' || spent > 64 * T1) { s.timers.retransmit = undefined; return; }
+      if (s.state === 'ended' || spent > this.timerH) { s.timers.retransmit = undefined; return; }
       peer.send(buf);
       wait = Math.min(wait * 2, T2);
       s.timers.retransmit = setTimeout(again, wait);
@@ -378,8 +488,13 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
       try {
         for (const st of offer.streams) {
           const known = s.streams[st.index];
-          if (!known) { s.streams.push(Object.assign(await this.openStream(s, st.index, st.media, st.label, st.port, st.payloads, st.direction), st.addr ? { remoteAddr: st.addr } : {})); continue; }
+          if (!known) { s.streams.push(Object.assign(await this.openStream(s, st), st.addr ? { remoteAddr: st.addr } : {})); continue; }
           if (st.addr) known.remoteAddr = st.addr;
+          // A re-INVITE may bring a new SDES key (rekeying); the old one stays when the offer repeats it.
+          if (known.srtp) {
+            const next = chooseSrtp(st);
+            if ('srtp' in next && next.srtp && next.srtp.offerKey !== known.srtp.offerKey) known.srtp = { ...next.srtp, answerKey: known.srtp.answerKey, receiver: next.srtp.receiver };
+          }
           // A port of 0 stops the stream; a direction of inactive/recvonly pauses it (hold, RFC 7866 pause).
           known.offered = st.port === 0 ? 'inactive' : st.direction;
           if (st.label !== undefined) known.label = st.label;
@@ -407,31 +522,46 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
   }
 
   private release(s: RecordingSession): void {
-    for (const st of s.streams) if (st.port) this.ports.release(st.port, st.socket);
+    for (const st of s.streams) if (st.port) this.ports.release(st.port, st.socket, st.rtcp);
+    s.early = [];
     for (const t of Object.values(s.timers)) if (t) clearTimeout(t);
   }
 
   private end(s: RecordingSession, reason: string): void {
     if (s.state === 'ended') return;
-    const wasLive = s.state === 'confirmed';
+    const answered = s.state === 'confirmed';
     s.state = 'ended';
     this.release(s);
     this.sessions.delete(this.key(s.callId, s.remoteTag));
-    if (wasLive) this.emit('end', s, reason);
+    if (answered && s.acked) this.emit('end', s, reason);
+    else if (answered) this.emit('refused', s, reason);
   }
 
-  /** Ends calls whose RTP stopped without a BYE, and forgets old cached responses. */
+  /**
+   * Ends sessions whose 2xx was never ACKed (Timer H), calls whose RTP stopped without a BYE, paused
+   * sessions that no longer answer, and forgets old cached responses.
+   */
   private sweep(): void {
     const now = this.now();
     for (const s of [...this.sessions.values()]) {
       if (s.state !== 'confirmed') continue;
+      if (!s.acked) {
+        if (now - s.answeredAt >= this.timerH) {
+          this.warnBad({ callId: s.callId, line: s.line, from: s.peer.address, code: 'RV_ERR_SIP_NO_ACK' }, `recording session from ${s.peer.address} was answered but never ACKed in ${Math.round(this.timerH / 1000)} s (RFC 3261 Timer H); ended, nothing recorded, its line is free again`);
+          this.sendBye(s);
+          this.end(s, 'no-ack');
+        }
+        continue;
+      }
       const last = Math.max(s.mediaChangedAt, ...s.streams.map((x) => x.lastPacketAt));
       if (!s.sending) {
         if (now - last >= PAUSED_LIMIT_MS) {
-          this.o.log.warn({ callId: s.callId, line: s.line }, 'recording paused for 4 hours without a word from the SRC; ending it');
+          this.o.log.warn({ callId: s.callId, line: s.line }, 'recording paused for 4 hours; ending it');
           this.sendBye(s);
           this.end(s, 'paused-timeout');
+          continue;
         }
+        this.checkPaused(s, now, last);
         continue;
       }
       if (now - last >= this.o.rtpTimeoutMs) {
@@ -443,22 +573,81 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
     for (const [k, v] of this.responses) if (now - v.at > 32_000) this.responses.delete(k);
   }
 
-  private sendBye(s: RecordingSession): void {
-    const via = `SIP/2.0/${s.peer.proto.toUpperCase()} ${this.hostPort()};branch=z9hG4bK${randomBytes(8).toString('hex')};rport`;
-    const buf = serializeSip({
-      kind: 'request', method: 'BYE', uri: s.remoteTarget,
-      headers: [['Via', via], ['Max-Forwards', '70'], ['From', this.withTag(s.invite.get('To')!, s.localTag)], ['To', s.invite.get('From')!], ['Call-ID', s.callId], ['CSeq', `${s.localCseq++} BYE`], ['User-Agent', 'ringvault']],
-    });
-    try { s.peer.send(buf); } catch (e) { this.o.log.warn({ err: e }, 'could not send BYE'); }
+  /**
+   * A paused session (every stream inactive or on hold) must show a sign of life: a SIP request in its
+   * dialog, RTP or RTCP. After pausedProbeMs of silence the box asks with an in-dialog OPTIONS; an SRC
+   * that no longer knows the dialog (481), or none that answers within 64·T1, ends the session.
+   */
+  private checkPaused(s: RecordingSession, now: number, lastMedia: number): void {
+    if (s.probe) {
+      if (now - s.probe.sentAt < this.timerH) return;
+      this.warnBad({ callId: s.callId, line: s.line, code: 'RV_ERR_SIP_NO_SIGN_OF_LIFE' }, `paused recording session from ${s.peer.address} answered no OPTIONS in ${Math.round(this.timerH / 1000)} s; ended`);
+      this.sendBye(s);
+      this.end(s, 'no-sign-of-life');
+      return;
+    }
+    const life = Math.max(lastMedia, s.lastSipAt, ...s.streams.map((x) => x.lastRtcpAt));
+    if (now - life >= (this.o.pausedProbeMs ?? 60_000)) this.sendProbe(s);
   }
 
-  private hostPort(): string {
+  private sendProbe(s: RecordingSession): void {
+    const cseq = s.localCseq++;
+    const buf = this.inDialog(s, 'OPTIONS', cseq);
+    s.probe = { cseq, sentAt: this.now() };
+    const send = () => { try { s.peer.send(buf); } catch (e) { this.o.log.warn({ err: e }, 'could not send OPTIONS'); } };
+    send();
+    if (s.peer.proto !== 'udp') return;
+    // Over UDP the request is resent (Timer E) until answered or Timer F.
+    let wait = this.t1;
+    const again = () => {
+      if (s.state === 'ended' || s.probe?.cseq !== cseq) return;
+      send();
+      wait = Math.min(wait * 2, T2);
+      s.timers.probe = setTimeout(again, wait);
+    };
+    s.timers.probe = setTimeout(again, wait);
+  }
+
+  /** Answers to our own requests: a probe's answer is a sign of life, unless it says the dialog is gone. */
+  private onResponse(m: SipMessage): void {
+    const callId = m.get('Call-ID');
+    const status = m.status ?? 0;
+    if (!callId || status < 200) return;
+    let cs: { seq: number; method: string };
+    try { cs = cseqOf(m); } catch { return; }
+    if (cs.method !== 'OPTIONS') return;
+    const s = [...this.sessions.values()].find((x) => x.callId === callId && x.probe?.cseq === cs.seq);
+    if (!s) return;
+    s.probe = undefined;
+    if (s.timers.probe) { clearTimeout(s.timers.probe); s.timers.probe = undefined; }
+    if (status === 481 || status === 408) {
+      this.o.log.warn({ callId: s.callId, line: s.line }, `the SRC answered ${status} to a probe of a paused recording session: it no longer knows the call; ended`);
+      this.end(s, 'gone');
+      return;
+    }
+    s.lastSipAt = this.now();
+  }
+
+  private sendBye(s: RecordingSession): void {
+    try { s.peer.send(this.inDialog(s, 'BYE', s.localCseq++)); } catch (e) { this.o.log.warn({ err: e }, 'could not send BYE'); }
+  }
+
+  /** A request of ours in the session's dialog (we are its UAS: our tag is on From, theirs on To). */
+  private inDialog(s: RecordingSession, method: string, cseq: number): Buffer {
+    const via = `SIP/2.0/${s.peer.proto.toUpperCase()} ${this.hostPort(s.peer)};branch=z9hG4bK${randomBytes(8).toString('hex')};rport`;
+    return serializeSip({
+      kind: 'request', method, uri: s.remoteTarget,
+      headers: [['Via', via], ['Max-Forwards', '70'], ['From', this.withTag(s.invite.get('To')!, s.localTag)], ['To', s.invite.get('From')!], ['Call-ID', s.callId], ['CSeq', `${cseq} ${method}`], ['User-Agent', 'ringvault']],
+    });
+  }
+
+  private hostPort(peer?: SipPeer): string {
     const h = this.o.mediaAddr.includes(':') ? `[${this.o.mediaAddr}]` : this.o.mediaAddr;
-    return `${h}:${this.transport.port}`;
+    return `${h}:${peer?.proto === 'tls' ? this.transport.tlsPort : this.transport.port}`;
   }
 
   private contact(peer: SipPeer): string {
-    return `<sip:srs@${this.hostPort()}${peer.proto === 'tcp' ? ';transport=tcp' : ''}>`;
+    return `<sip:srs@${this.hostPort(peer)}${peer.proto === 'udp' ? '' : `;transport=${peer.proto}`}>`;
   }
 
   private withTag(v: string, tag: string): string {

@@ -24,7 +24,9 @@ export async function startAppliance(dataDir: string, args: string[] = [], opts:
   let out = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => { err += d; });
   const url = await new Promise<string>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`appliance did not start in 30 s:\n${out}\n${err}`)), 30_000);
+    // Generous: a loaded 2-core machine can take tens of seconds to compile and start it. A box that does
+    // not start is killed, so a failed start fails its test instead of keeping the test file alive.
+    const timer = setTimeout(() => { child.kill('SIGKILL'); rej(new Error(`appliance did not start in 90 s:\n${out}\n${err}`)); }, 90_000);
     child.stdout!.setEncoding('utf8').on('data', (d: string) => {
       out += d;
       const m = /listening on (https?:\/\/\S+)/.exec(out);

@@ -49,7 +49,7 @@ export async function siprecHarness(t: { after(fn: () => Promise<void>): void },
   }));
   const config = parseConfig({
     dataDir: join(dir, 'data'), lines, board: o.board ?? { driver: 'none' }, ring: { minutesPerLine: o.minutesPerLine ?? 10 },
-    siprec: { host: '127.0.0.1', port: 0, rtpPortMin: rtpMin, rtpPortMax: rtpMax, rtpTimeoutSec: o.rtpTimeoutSec ?? 30, answerDelayMs: o.answerDelayMs ?? 0, ...o.siprec },
+    siprec: { host: '127.0.0.1', port: 0, rtpPortMin: rtpMin, rtpPortMax: rtpMax, rtpTimeoutSec: o.rtpTimeoutSec ?? 30, answerDelayMs: o.answerDelayMs ?? 0, allowFrom: ['127.0.0.1'], ...o.siprec },
   }, 'test');
   const box = await Box.open({ config, log: silentLog, clock: { now: Date.now, synced: () => true }, speechDir: join(ROOT, 'assets/speech') });
   assert.ok(box.siprec, 'the box runs a SIPREC source for siprec lines');

@@ -52,7 +52,7 @@ export default function callView({ id }) {
       'dl',
       { class: 'meta card' },
       row('call.started', fmtDateTime(call.startedAt), 'call-started'),
-      row('call.ended', fmtDateTime(call.endedAt)),
+      staff ? null : row('call.ended', fmtDateTime(call.endedAt)),
       row('call.duration', fmtDuration(call.durationMs), 'call-duration'),
       row('call.direction', directionText(call.direction)),
       staff ? null : row('call.caller', call.caller ? h('span', { class: 'mono' }, call.caller) : null),
@@ -62,10 +62,15 @@ export default function callView({ id }) {
       staff ? null : row('call.channels', fmtNumber(call.channels)),
       row('call.purposes', purposesText(call.purposes)),
       row('call.keptBy', keptByText(call.keptBy)),
-      row('call.clock', call.clockSynced === false
+      staff ? null : row('call.clock', call.clockSynced === false
         ? h('span', { class: 'badge badge-warn', title: t('calls.unsyncedHint'), testid: 'call-unsynced' }, t('call.clockUnsynced'))
         : t('call.clockSynced')),
+      call.missing && call.missing.length ? row('call.missing', h('ul', { class: 'missing-list', testid: 'call-missing' }, ...call.missing.map((m) => h('li', { dataset: { reason: m.reason } },
+        m.to === null
+          ? t(`call.missing.${m.reason}`, { from: fmtDateTime(m.from) })
+          : t(`call.missing.${m.reason}`, { from: fmtDateTime(m.from), seconds: fmtNumber(Math.max(1, Math.round((m.to - m.from) / 1000))) }))))) : null,
       call.restricted ? row('call.restricted', t('common.yes')) : null,
+      staff && call.held ? row('call.holdTitle', t('common.yes'), 'call-held') : null,
       call.holds && call.holds.length ? row('call.holdTitle', h('span', { class: 'badge badge-warn badge-wrap' }, t('call.held', { ids: call.holds.join(', ') })), 'call-held') : null,
     );
     meta.dataset.durationMs = String(call.durationMs);
@@ -104,7 +109,7 @@ export default function callView({ id }) {
     const hold = ctx.can(DELETE_ROLES) ? holdBox(call, post, () => ctx.rerender()) : null;
     // Recorded before the clock was set: say under the times why they may be wrong.
     const clockHelp = call.clockSynced === false ? h('p', { class: 'warning-box', testid: 'call-unsynced-help' }, t('call.clockUnsyncedHelp')) : null;
-    body.replaceChildren(...[verified, meta, clockHelp, listen, hold, danger].filter(Boolean));
+    body.replaceChildren(...[staff ? null : verified, meta, clockHelp, listen, hold, danger].filter(Boolean));
   })();
 
   return {

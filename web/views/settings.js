@@ -7,7 +7,7 @@ import { ctx } from '../ctx.js';
 export const PURPOSES = ['training', 'evaluation', 'complaint', 'evidence', 'legal-obligation'];
 const KEEP = ['all', 'sample', 'on-demand', 'never'];
 
-function lineFieldset(line, purposesKey, stored) {
+function lineFieldset(line, purposesKey, stored, digitsKept) {
   const name = h('input', { type: 'text', value: line.name, required: true, maxlength: '60', testid: `settings-name-${line.id}` });
   const keep = h('select', { testid: `settings-keep-${line.id}` }, KEEP.map((k) => h('option', { value: k, selected: line.keep === k }, t(`settings.keep.${k}`))));
   keep.value = line.keep;
@@ -24,19 +24,24 @@ function lineFieldset(line, purposesKey, stored) {
     const box = h('input', { type: 'checkbox', id, value: p, checked: have.has(p), testid: `settings-purpose-${line.id}-${p}` });
     return { p, box, el: h('div', { class: 'check-row' }, box, h('label', { for: id }, t(`purpose.${p}`))) };
   });
+  // Keyed digits (card numbers, PINs) are stored as count and times only, unless the line needs them (order entry).
+  const digitsId = nextId('digits');
+  const keepDigits = h('input', { type: 'checkbox', id: digitsId, checked: digitsKept === true, testid: `settings-keep-digits-${line.id}`, 'aria-describedby': `${digitsId}-hint` });
   const fs = h(
     'fieldset',
     { class: 'card fieldset', testid: `settings-line-${line.id}` },
     h('legend', null, `${line.name} (${line.id})`),
     h('div', { class: 'form-grid' }, field(t('settings.name'), name), field(t('settings.keep'), keep), sampleField),
     h('fieldset', { class: 'checks' }, h('legend', null, t('settings.purposes')), boxes.map((b) => b.el)),
+    h('div', { class: 'check-row' }, keepDigits, h('label', { for: digitsId }, t('settings.keepDigits'))),
+    h('p', { class: 'muted', id: `${digitsId}-hint` }, t('settings.keepDigitsHint')),
   );
   return {
     el: fs,
     value: () => {
       const announced = boxes.filter((b) => b.box.checked).map((b) => b.p);
       // Every field is sent, always: a partial line would leave the server to fill in the rest.
-      const out = { id: line.id, name: name.value.trim(), keep: keep.value, sampleN: Math.round(Number(sampleN.value)), [purposesKey]: announced };
+      const out = { id: line.id, name: name.value.trim(), keep: keep.value, sampleN: Math.round(Number(sampleN.value)), [purposesKey]: announced, keepDigits: keepDigits.checked };
       if (stored && Array.isArray(stored.keepPurposes)) {
         // A call may only be kept for a purpose the line announces.
         out.keepPurposes = stored.keepPurposes.filter((p) => announced.includes(p));
@@ -71,7 +76,7 @@ export default function settingsView() {
     // settings with `announced` (the config schema's name) is answered in its own terms.
     const purposesKey = Array.isArray(settings.lines) && settings.lines.some((l) => l && 'announced' in l && !('purposes' in l)) ? 'announced' : 'purposes';
     const storedLines = Array.isArray(settings.lines) ? settings.lines : [];
-    const lineForms = lines.map((l) => lineFieldset(l, purposesKey, purposesKey === 'announced' ? storedLines.find((x) => x && x.id === l.id) : null));
+    const lineForms = lines.map((l) => lineFieldset(l, purposesKey, purposesKey === 'announced' ? storedLines.find((x) => x && x.id === l.id) : null, storedLines.find((x) => x && x.id === l.id)?.keepDigits));
     const grace = h('input', { type: 'number', min: '0', max: '3600', step: '1', inputmode: 'numeric', value: String(settings.graceSeconds ?? 120), testid: 'settings-grace' });
     const language = h('select', { testid: 'settings-language' }, ['nl', 'en'].map((l) => h('option', { value: l, lang: l, selected: settings.language === l }, t(`lang.${l}`))));
     if (settings.language) language.value = settings.language;

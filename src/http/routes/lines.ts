@@ -55,7 +55,8 @@ export const lineRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => asyn
   app.post('/api/lines/:id/save', { onRequest: allow(STAFF_AND_UP), schema: { params: LineParams, body: Type.Optional(Type.Object({ purposes: Type.Optional(Type.Array(Purpose, { maxItems: 5 })), ...CallPick }, { additionalProperties: false })) } }, async (req) => {
     const r = await box.recorder.save(req.params.id, { purposes: req.body?.purposes, keptBy: 'user', ref: req.body?.ref, extension: req.body?.extension });
     for (const callId of r.callIds) await box.audit.append({ actor: req.session!.user, action: 'call.save', target: callId, detail: { line: req.params.id } });
-    return { callId: r.callId, callIds: r.callIds, line: req.params.id };
+    // heardMs: audio heard when the save was made; durableMs: of it, stored durably before this answer.
+    return { callId: r.callId, callIds: r.callIds, line: req.params.id, heardMs: r.heardMs, durableMs: r.durableMs };
   });
 
   app.post('/api/lines/:id/private', { onRequest: allow(STAFF_AND_UP), schema: { params: LineParams, body: Type.Optional(Type.Object(CallPick, { additionalProperties: false })) } }, async (req) => {
