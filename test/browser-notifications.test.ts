@@ -66,6 +66,18 @@ test('Notifications page (English, then Dutch): set a webhook, send a test, see 
   assert.equal(hook.hooks.length, 2);
   assert.equal(hook.hooks[1]!.signatureOk, true, 'the stored secret signed it');
 
+  // The webhook goes away while a line fails: the page says the alert waits, and why.
+  const cur = (await admin.json('GET', '/api/notifications')).settings;
+  const strip = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([k]) => !k.endsWith('Set')));
+  await admin.json('PUT', '/api/notifications', { ...cur, startupGraceSeconds: 0, email: strip(cur.email), webhook: strip(cur.webhook), mqtt: strip(cur.mqtt) });
+  await hook.close();
+  await admin.json('POST', '/api/sim/lines/line1/fault', { fault: true });
+  await until(async () => (await admin.json('GET', '/api/notifications')).status.webhook.failing, 'the webhook failing', 30_000);
+  await page.reload();
+  const failing = page.getByTestId('notify-failing');
+  await failing.waitFor();
+  assert.match((await failing.textContent())!, /^1 melding\(en\) wachten op dit kanaal: Nothing answers at 127\.0\.0\.1:\d+ \(connection refused\)/);
+
   // A manager has no Notifications page.
   const mgr = await newPage(browser, { locale: 'en-GB', timeoutMs: 20_000 });
   await logInPage(mgr, box.url, 'mia', 'mia-passphrase');

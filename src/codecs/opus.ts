@@ -31,29 +31,35 @@ export function opusDecoder(lib: LibOpus, rate: CallRate): Decoder | string {
     const n = lib.decode(state, data, data ? data.length : 0, buf, frameSize);
     return n > 0 ? buf.slice(0, Math.min(n, buf.length)) : new Int16Array(0);
   };
+  const samplesOf = (p: Uint8Array): number => {
+    if (p.length === 0 || p.length > MAX_PACKET) return 0;
+    const n = lib.samples(p, rate);
+    // an unreadable header says nothing; more than one packet can hold is cut as decode() cuts it
+    return n > 0 ? Math.min(n, buf.length) : 0;
+  };
+  const plc = (samples: number): Int16Array => {
+    // libopus conceals in whole 2.5 ms steps and at most one packet's length per call
+    const step = rate / 400;
+    const out = new Int16Array(Math.max(0, Math.min(samples, rate * 10)));
+    let at = 0;
+    while (at < out.length) {
+      const want = Math.min(buf.length, Math.ceil((out.length - at) / step) * step);
+      const got = run(null, want);
+      if (got.length === 0) break;
+      out.set(got.subarray(0, out.length - at), at);
+      at += got.length;
+    }
+    return out;
+  };
   return {
-    codec: 'OPUS', rate, tsPerSample: 48000 / rate,
-    // an empty payload is a DTX gap marker, not a packet: nothing to put out
-    decode: (p) => (p.length === 0 || p.length > MAX_PACKET ? new Int16Array(0) : run(p, buf.length)),
-    samplesOf(p) {
-      if (p.length === 0 || p.length > MAX_PACKET) return 0;
-      const n = lib.samples(p, rate);
-      // an unreadable packet decodes to nothing; one longer than Opus allows is cut as decode() cuts it
-      return n > 0 ? Math.min(n, buf.length) : 0;
-    },
-    plc(samples) {
-      // libopus conceals in whole 2.5 ms steps and at most one packet's length per call
-      const step = rate / 400;
-      const out = new Int16Array(Math.max(0, samples));
-      let at = 0;
-      while (at < out.length) {
-        const want = Math.min(buf.length, Math.ceil((out.length - at) / step) * step);
-        const got = run(null, want);
-        if (got.length === 0) break;
-        out.set(got.subarray(0, out.length - at), at);
-        at += got.length;
-      }
-      return out;
+    codec: 'OPUS', rate, tsPerSample: 48000 / rate, samplesOf, plc,
+    decode(p) {
+      // an empty payload is a DTX gap marker, not a packet: nothing to put out
+      if (p.length === 0 || p.length > MAX_PACKET) return new Int16Array(0);
+      const want = samplesOf(p);
+      const got = run(p, buf.length);
+      // a packet libopus cannot read is concealed for the length its header announces, so the timeline keeps step
+      return got.length === 0 && want > 0 ? plc(want) : got;
     },
     close() { if (state) lib.destroy(state); state = undefined; },
   };

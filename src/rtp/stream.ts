@@ -332,6 +332,11 @@ export class RtpStream {
     else this.keepUndecoded(h, out);
   }
 
+  /** The sample the stream's clock is at when a packet arrives: time since the origin alone. */
+  private sinceOrigin(arrival: number): number {
+    return Math.round((arrival - this.origin!) * (this.rate / 1000));
+  }
+
   /** Where the sample of timestamp `ts` falls, judged by arrival time alone. */
   private byArrival(arrival: number, samplesBefore: number): number {
     if (this.anchor) return this.anchor.index + this.anchor.n + Math.round((arrival - this.anchor.arrival) * (this.rate / 1000)) - samplesBefore;
@@ -374,7 +379,11 @@ export class RtpStream {
       this.stats.codec = d.codec;
       if (!this.stats.codecs.includes(d.codec)) this.stats.codecs.push(d.codec);
     }
-    const index = this.place(h, n, d.tsPerSample, switched);
+    // Never more than a second ahead of the clock since the origin, whatever the packets' lengths and timestamps
+    // claim (a packet may hold more time than its timestamp step), so a lying sender cannot stretch the call.
+    const limit = this.sinceOrigin(h.arrival) + this.agree;
+    const index = Math.min(this.place(h, n, d.tsPerSample, switched), Math.max(this.pos, limit - n));
+    if (this.pos >= limit) { if (!pcm) d.decode(h.p.payload); this.stats.late++; return; }
     const sameRun = !switched && this.lastDecoder === d && this.anchor?.ssrc === h.p.ssrc;
     this.lastDecoder = d;
     this.anchor = { ts: h.p.ts, index, arrival: h.arrival, n, ssrc: h.p.ssrc };
@@ -386,7 +395,7 @@ export class RtpStream {
     pcm ??= d.decode(h.p.payload);
     const skip = this.pos - index;
     if (skip >= pcm.length) return;
-    const part = skip > 0 ? pcm.subarray(skip) : pcm;
+    const part = (skip > 0 ? pcm.subarray(skip) : pcm).subarray(0, Math.max(0, limit - this.pos));
     out.push({ index: this.pos, at: this.timeOf(this.pos), pcm: part });
     this.pos += part.length;
   }
@@ -417,7 +426,7 @@ export class RtpStream {
     const index = this.anchor && this.anchor.ssrc === h.p.ssrc && this.lastDecoder === undefined && this.undecodedClock === m.clockRate
       ? this.anchor.index + Math.round(((h.p.ts - this.anchor.ts) | 0) / (m.clockRate / this.rate))
       : this.byArrival(h.arrival, 0);
-    const at = Math.max(this.pos, Math.min(index, this.byArrival(h.arrival, 0) + this.agree));
+    const at = Math.max(this.pos, Math.min(index, this.byArrival(h.arrival, 0) + this.agree, this.sinceOrigin(h.arrival) + this.agree));
     this.silence(at - this.pos, out);
     this.anchor = { ts: h.p.ts, index: at, arrival: h.arrival, n: 0, ssrc: h.p.ssrc };
     this.lastDecoder = undefined;

@@ -16,6 +16,12 @@ function secret(isSet, testid) {
   return input('password', '', testid, { autocomplete: 'new-password', placeholder: isSet ? t('notify.secretSet') : t('notify.secretUnset') });
 }
 
+/** What waits for a channel that cannot be reached, and why (from GET /api/notifications). */
+function channelStatus(st) {
+  if (!st || !st.failing) return null;
+  return h('p', { class: 'form-error', role: 'status', testid: 'notify-failing' }, t('notify.failing', { n: st.queued, message: st.failing }));
+}
+
 function testButton(channel, value) {
   const result = h('p', { class: 'hint', role: 'status', testid: `notify-test-result-${channel}` });
   const button = h('button', { type: 'button', class: 'btn', testid: `notify-test-${channel}` }, t('notify.test'));
@@ -123,12 +129,12 @@ export default function notificationsView() {
         h('div', { class: 'form-grid' }, field(t('notify.email.host'), eHost), field(t('notify.email.port'), ePort), field(t('notify.email.security'), eSec),
           field(t('notify.email.user'), eUser), field(t('notify.email.password'), ePass), field(t('notify.email.from'), eFrom),
           field(t('notify.email.to'), eTo, t('notify.email.toHint')), field(t('notify.caFile'), eCa, t('notify.caHint'))),
-        testButton('email', value)),
+        channelStatus(data.status && data.status.email), testButton('email', value)),
       h('h2', null, t('notify.webhook')),
       h('fieldset', { class: 'card fieldset', testid: 'notify-webhook' }, h('legend', null, t('notify.webhook')), wOn.el,
         h('div', { class: 'form-grid' }, field(t('notify.webhook.url'), wUrl), field(t('notify.webhook.secret'), wSecret, t('notify.webhook.secretHint')), field(t('notify.caFile'), wCa, t('notify.caHint'))),
         h('p', { class: 'hint' }, t('notify.webhook.how', { signature: hd.signature, timestamp: hd.timestamp })),
-        testButton('webhook', value)),
+        channelStatus(data.status && data.status.webhook), testButton('webhook', value)),
       h('h2', null, t('notify.mqtt')),
       h('fieldset', { class: 'card fieldset', testid: 'notify-mqtt' }, h('legend', null, t('notify.mqtt')), mOn.el,
         h('div', { class: 'form-grid' }, field(t('notify.mqtt.url'), mUrl), field(t('notify.mqtt.user'), mUser), field(t('notify.mqtt.password'), mPass),
