@@ -17,3 +17,4 @@ await (await import('./analog.ts')).benchAnalog();
 await (await import('./sip.ts')).benchSip();
 await (await import('./runtime.ts')).benchRuntime();
 await (await import('./alerts.ts')).benchAlerts();
+await (await import('./codecs.ts')).benchCodecs();

@@ -109,11 +109,13 @@ test('SIPREC over mutual TLS with SRTP (both SDES suites): decrypted and kept; a
       assert.ok(left!.rms > 0.03 && left!.max > 0.1, `${suite}: the tone is in the caller's channel (RMS ${left!.rms}, max ${left!.max}; lavfi sine peaks at 0.125)`);
       assert.ok(Math.abs(left!.freq - 1000) < 50, `${suite}: at 1 kHz (${left!.freq} Hz)`);
       assert.equal(right!.max, 0, 'the silent stream stays silent');
+      assert.ok(!(kept.notes ?? []).some((n: string) => /SRTP/.test(n)), 'no SRTP note on a clean call');
     } else {
       assert.equal(stats.ok, 0, 'nothing authenticates under the wrong key');
       assert.ok(stats.authFailed >= 90, `auth failures counted: ${JSON.stringify(stats)}`);
       assert.equal(left!.max, 0, 'a wrong key gives silence, not noise');
       assert.ok(drops.some((d) => d.authFailed >= 10), 'the failures are reported (line notice)');
+      assert.ok((kept.notes ?? []).some((n: string) => /SRTP on stream 1: \d+ packets failed authentication, 0 were replays, 0 were not SRTP; all dropped \(0 decrypted\)/.test(n)), `the call's report says so: ${JSON.stringify(kept.notes)}`);
     }
   }
 });

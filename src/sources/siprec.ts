@@ -93,6 +93,10 @@ export class SiprecSource extends LineSource {
     this.server.on('end', (s, reason) => this.onEnd(s, reason));
     this.server.on('cancelled', (s) => this.release(s));
     this.server.on('refused', (s) => this.release(s));
+    this.server.on('srtp-dropped', (s, i, stats) => {
+      const live = this.live.get(s.id);
+      if (live && stats.authFailed + stats.replayed + stats.malformed === 1) this.note(live, `SRTP packets on stream ${i + 1} fail authentication (a wrong key, or packets from someone else): they are dropped, not recorded`);
+    });
   }
 
   async start(): Promise<void> {
@@ -351,6 +355,11 @@ export class SiprecSource extends LineSource {
     for (const i of [...live.pending.keys()]) this.settle(live, i);
     for (const [i, st] of live.streams) { this.place(live, i, st.flush()); st.close(); }
     live.joiner.flush();
+    // The report gives the final count of SRTP packets dropped (failed tag, replay) per stream.
+    s.streams.forEach((st, i) => {
+      const x = st.srtp?.receiver.stats;
+      if (x && x.authFailed + x.replayed + x.malformed > 0) this.note(live, `SRTP on stream ${i + 1}: ${x.authFailed} packets failed authentication, ${x.replayed} were replays, ${x.malformed} were not SRTP; all dropped (${x.ok} decrypted)`);
+    });
     // The report gives the final count of a stranger's dropped packets.
     for (const [i, latch] of live.latches) {
       if (latch.dropped > 1) this.note(live, `${latch.dropped} RTP packets from ${latch.firstStranger} (and any other stranger) on stream ${i + 1} were dropped in all`);
