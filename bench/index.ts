@@ -17,4 +17,5 @@ await (await import('./analog.ts')).benchAnalog();
 await (await import('./sip.ts')).benchSip();
 await (await import('./runtime.ts')).benchRuntime();
 await (await import('./alerts.ts')).benchAlerts();
+await (await import('./secrets.ts')).benchSecrets();
 await (await import('./codecs.ts')).benchCodecs();

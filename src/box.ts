@@ -35,6 +35,7 @@ import { callsOf, unitKey } from './config/trunk.ts';
 import { Codecs } from './codecs/codecs.ts';
 import { prepareDataDir } from './datadir.ts';
 import { ClaimCode } from './vault/claim.ts';
+import { ExclusionMatcher, openExclusions, sealExclusions } from './vault/exclusions.ts';
 import type { RequestRegister } from './requests/register.ts';
 import { Alerter } from './alerts/alerter.ts';
 import { NotificationStore } from './alerts/store.ts';
@@ -77,6 +78,8 @@ export class Box {
   holds?: HoldStore;
   /** Until the box is set up: the one-time code (or save-button long press) that setup needs (issue 10). */
   claim?: ClaimCode;
+  /** the exclusion list, matched while locked against salted slow hashes (issue 10) */
+  readonly exclusions: ExclusionMatcher;
   /** zxcvbn with its dictionaries, loaded on the first passphrase it judges */
   readonly strength = new PassphraseStrength();
   /** 'passphrase' (user, session token to keep): the web app ends that user's other sessions */
@@ -105,6 +108,7 @@ export class Box {
     readonly catalog: Catalog,
   ) {
     this.strangers = new StrangerLimit({ ...STRANGER_LIMITS, now: clock.now });
+    this.exclusions = new ExclusionMatcher(() => settings.exclusions, () => base.exclusions);
     this.notificationStore = new NotificationStore(dataPaths(base.dataDir).notifications);
   }
 
@@ -131,10 +135,11 @@ export class Box {
     let box: Box | undefined;
     const recorder = new Recorder({
       ring, archive, clock: o.clock, log: o.log,
-      lines: () => box!.config().lines, graceSeconds: () => box!.config().graceSeconds, exclusions: () => box!.config().exclusions,
+      lines: () => box!.config().lines, graceSeconds: () => box!.config().graceSeconds, exclusions: () => (n: string) => box!.exclusions.matches(n),
     });
     const catalog = new Catalog(archive);
     box = new Box(o.config, o.log, o.clock, settings, vault, archive, ring, audit, recorder, catalog);
+    await box.sealLegacyExclusions();
     recorder.on('archived', (h) => void catalog.refresh(h.id).catch((e) => o.log.error({ err: e }, 'catalog refresh failed')));
     recorder.on('kept', (k) => void audit.append({ actor: 'box', action: 'call.kept', target: k.callId, detail: { line: k.line, keptBy: k.keptBy } })
       .catch((e: unknown) => o.log.error({ err: e, id: k.callId }, 'could not audit a kept call')));
@@ -385,7 +390,21 @@ export class Box {
         if (i >= 0) next.lines[i] = { ...next.lines[i], ...l }; else next.lines.push(l);
       }
     }
-    for (const k of ['graceSeconds', 'exclusions', 'language', 'rolePurposes'] as const) if (patch[k] !== undefined) (next as Record<string, unknown>)[k] = patch[k];
+    for (const k of ['graceSeconds', 'language', 'rolePurposes'] as const) if (patch[k] !== undefined) (next as Record<string, unknown>)[k] = patch[k];
+    // The exclusion list is stored hashed and sealed, never among the plain overrides (issue 10).
+    delete next.exclusions;
+    let sealed = this.settings.exclusions;
+    if (patch.exclusions !== undefined) {
+      const view = await this.exclusionsView();
+      const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x) => b.includes(x));
+      if (view.exclusionsLocked) {
+        // A locked page shows no list; sending it back unchanged must not wipe the sealed one.
+        if (!same(patch.exclusions, view.exclusions)) throw new RvError('RV_ERR_VAULT_LOCKED', 'The exclusion list is sealed; unlock the vault to see and change it.', 423);
+      } else if (!same(patch.exclusions, view.exclusions) || !sealed) {
+        if (!(await this.vault.isInitialized())) throw new RvError('RV_ERR_NOT_SET_UP', 'Set up the box before giving it an exclusion list.', 409);
+        sealed = await sealExclusions(patch.exclusions, this.vault, sealed?.kdf.salt);
+      }
+    }
     // Retention goes through the same checks the scheduler applies, so a stored policy always runs.
     if (patch.retention !== undefined) next.retention = validateRetention(patch.retention);
     // Check the result before it is stored: a keep purpose must be one the line announces.
@@ -396,8 +415,25 @@ export class Box {
     // The audit log is plain text: excluded (private) numbers are counted, not written.
     const logged = patch.exclusions ? { ...patch, exclusions: `${patch.exclusions.length} number(s)` } : patch;
     // In effect only once settings.json and the audit entry are both durable; a full disk changes nothing.
-    await this.settings.update((d) => { d.overrides = next; }, () => this.audit.append({ actor, action: 'settings.change', detail: { patch: logged } }));
+    await this.settings.update((d) => { d.overrides = next; if (sealed) d.exclusions = sealed; else delete d.exclusions; }, () => this.audit.append({ actor, action: 'settings.change', detail: { patch: logged } }));
     return this.config();
+  }
+
+  /** The exclusion list as the settings pages show it: the numbers when unlocked, only that a list exists when locked. */
+  async exclusionsView(): Promise<{ exclusions: string[]; exclusionsLocked?: true }> {
+    const s = this.settings.exclusions;
+    if (!s) return { exclusions: [...this.base.exclusions] };
+    if (!this.vault.unlocked) return s.hashes.length ? { exclusions: [], exclusionsLocked: true } : { exclusions: [] };
+    return { exclusions: await openExclusions(s, this.vault) };
+  }
+
+  /** An exclusion list stored in the clear by an older version is hashed and sealed at start. */
+  async sealLegacyExclusions(): Promise<void> {
+    const plain = this.settings.overrides.exclusions;
+    if (plain === undefined || !(await this.vault.isInitialized())) return;
+    const sealed = await sealExclusions(plain, this.vault);
+    await this.settings.update((d) => { d.exclusions = sealed; delete d.overrides.exclusions; });
+    this.log.info({ numbers: plain.length }, 'exclusion list moved out of the clear: hashed and sealed in settings.json');
   }
 
   async close(): Promise<void> {

@@ -22,6 +22,5 @@ export async function changeOwnPassphrase(d: PassphraseDeps, username: string, c
   if (current === next) throw new RvError('RV_ERR_SAME_PASSPHRASE', 'The new passphrase is the same as the current one; choose a different one.', 422);
   d.strength.require(next, [username]);
   const verifier = (await d.vault.hasKeyslot(username)) ? await d.vault.changePassphrase(username, current, next) : await hashPassword(next);
-  await d.settings.update((s) => { const u = s.users.find((x) => x.name === username); if (u) u.passHash = verifier; });
-  await d.audit.append({ actor: username, action: 'user.passphrase.change' });
+  await d.settings.update((s) => { const u = s.users.find((x) => x.name === username); if (u) u.passHash = verifier; }, () => d.audit.append({ actor: username, action: 'user.passphrase.change' }));
 }

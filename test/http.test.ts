@@ -194,6 +194,9 @@ test('admins export the audit chain; it verifies and the export itself is audite
   assert.equal(r.headers['x-audit-chain'], 'intact');
   const lines = String(r.body).trim().split('\n').map((l) => JSON.parse(l));
   assert.ok(lines.length >= 5);
-  assert.equal(lines.at(-1).action, 'audit.export');
+  // The export is audited, then anchored: a checkpoint signed with the box key ends the copy (issue 10).
+  assert.equal(lines.at(-2).action, 'audit.export');
+  assert.equal(lines.at(-1).action, 'audit.checkpoint');
+  assert.equal(lines.at(-1).detail.count, lines.at(-2).seq);
   for (let i = 1; i < lines.length; i++) assert.equal(lines[i].prev, lines[i - 1].hash);
 });

@@ -9,7 +9,7 @@ import type { Archive, CallHeader, KeptBy, KeptCallWriter } from '../archive/arc
 import type { Missing, MissingReason } from '../archive/format.ts';
 import { isDiskError, isDiskFull, errnoOf } from '../archive/disk-errors.ts';
 import type { CallParties, LineSource } from '../sources/source.ts';
-import { decideAtStart, isExcluded, normalizeNumber, resolvePurposes } from '../policy/keep.ts';
+import { decideAtStart, isExcluded, normalizeNumber, resolvePurposes, type Exclusions } from '../policy/keep.ts';
 import { callsOf } from '../config/trunk.ts';
 import { Chunker, type Chunk } from './chunker.ts';
 import { KeyedDigits } from './keyed-digits.ts';
@@ -26,7 +26,7 @@ export interface RecorderDeps {
   /** the running line config (the UI may change it between calls) */
   lines: () => readonly LineConfig[];
   graceSeconds: () => number;
-  exclusions: () => readonly string[];
+  exclusions: () => Exclusions;
   draw?: (n: number) => number;
   /** ms between tries to store a kept call the disk refused (default 2000) */
   retryMs?: number;

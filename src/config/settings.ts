@@ -3,6 +3,7 @@ import { Low } from 'lowdb';
 import { Value } from '@sinclair/typebox/value';
 import { prepareFileDurable, writeFileDurable } from '../archive/durable.ts';
 import { RvError } from '../errors.ts';
+import type { SealedExclusions } from '../vault/exclusions.ts';
 import { SettingsPatch, type Config, type LineConfig } from './schema.ts';
 
 export type Role = 'admin' | 'manager' | 'reviewer' | 'staff';
@@ -15,7 +16,8 @@ export interface StoredUser {
   /** everyone other than the user who later changed the account (role, passphrase reset, extension) */
   changedBy?: string[];
 }
-export interface SettingsData { version: 1; users: StoredUser[]; overrides: SettingsPatch }
+/** `exclusions`: the exclusion list hashed and sealed (issue 10); the numbers are never in this file in the clear */
+export interface SettingsData { version: 1; users: StoredUser[]; overrides: SettingsPatch; exclusions?: SealedExclusions }
 
 /** lowdb adapter whose writes survive a power cut (steno renames but never fsyncs). */
 class DurableJsonFile<T> {
@@ -65,6 +67,7 @@ export class SettingsStore {
 
   get users(): readonly StoredUser[] { return this.db.data.users; }
   get overrides(): SettingsPatch { return this.db.data.overrides; }
+  get exclusions(): SealedExclusions | undefined { return this.db.data.exclusions; }
 
   /**
    * Changes the settings only once the change is durable and, when `audit` is given, audited: `fn` edits a

@@ -16,17 +16,25 @@ export function normalizeNumber(n: string): string {
   return digits;
 }
 
-export function isExcluded(parties: Partial<CallParties>, exclusions: readonly string[]): boolean {
-  if (exclusions.length === 0) return false;
-  const set = new Set(exclusions.map(normalizeNumber));
-  return [parties.caller, parties.called].some((n) => n !== undefined && /\d{3}/.test(n) && set.has(normalizeNumber(n)));
+/** A list of numbers, or a check (the box's hashed exclusion list, issue 10). */
+export type Exclusions = readonly string[] | ((number: string) => boolean);
+
+export function isExcluded(parties: Partial<CallParties>, exclusions: Exclusions): boolean {
+  let has: (n: string) => boolean;
+  if (typeof exclusions === 'function') has = exclusions;
+  else {
+    if (exclusions.length === 0) return false;
+    const set = new Set(exclusions.map(normalizeNumber));
+    has = (n) => set.has(normalizeNumber(n));
+  }
+  return [parties.caller, parties.called].some((n) => n !== undefined && /\d{3}/.test(n) && has(n));
 }
 
 /** What happens to a call as it starts; `draw` is injectable so the table tests are deterministic. */
 export function decideAtStart(
   line: Pick<LineConfig, 'keep' | 'sampleN'>,
   parties: Partial<CallParties>,
-  exclusions: readonly string[],
+  exclusions: Exclusions,
   draw: (n: number) => number = randomInt,
 ): StartDecision {
   if (line.keep === 'never') return { buffer: false, keep: null, reason: 'never' };

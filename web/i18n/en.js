@@ -266,6 +266,7 @@ export default {
   'privacy.retentionIntro': 'A recording is deleted when every purpose it was kept for has expired. Nothing is deleted while the clock is not synchronised or a legal hold applies.',
   'privacy.exclusions': 'Exclusion list (private numbers)',
   'privacy.exclusionsIntro': 'Calls with these numbers are never buffered or kept, for example private calls of staff.',
+  'privacy.exclusionsLocked': 'The list is stored sealed on the box; unlock the vault to see or change it. Calls are matched against it all the same.',
   'privacy.exclusionsEmpty': 'No numbers on the list.',
   'privacy.exclusionNumber': 'Number to exclude',
   'privacy.exclusionAdd': 'Add',

@@ -266,6 +266,7 @@ export default {
   'privacy.retentionIntro': 'Een opname wordt gewist zodra elk doel waarvoor hij bewaard is, verlopen is. Er wordt niets gewist zolang de klok niet gelijkloopt of een bewaarplicht geldt.',
   'privacy.exclusions': 'Uitzonderingslijst (privénummers)',
   'privacy.exclusionsIntro': 'Gesprekken met deze nummers worden nooit gebufferd of bewaard, bijvoorbeeld privégesprekken van medewerkers.',
+  'privacy.exclusionsLocked': 'De lijst staat verzegeld op de box; ontgrendel de kluis om hem te zien of te wijzigen. Gesprekken worden er evengoed mee vergeleken.',
   'privacy.exclusionsEmpty': 'Er staan geen nummers op de lijst.',
   'privacy.exclusionNumber': 'Uit te sluiten nummer',
   'privacy.exclusionAdd': 'Toevoegen',

@@ -168,14 +168,16 @@ function settingsSection(settings, readOnly) {
 
   // Exclusion list: numbers are added and removed here and saved with the rest.
   const exclusions = [...settings.exclusions];
+  // The list is sealed on the box (issue 10): while the vault is locked its numbers cannot be shown or changed.
+  const exLocked = !!settings.exclusionsLocked;
   const list = h('ul', { class: 'plain-list', testid: 'exclusion-list' });
   const drawList = () => {
     list.replaceChildren(...(exclusions.length ? exclusions.map((n) => h('li', { testid: `exclusion-${n}` }, h('span', { class: 'mono' }, n), ' ',
-      readOnly ? null : h('button', { type: 'button', class: 'btn btn-small btn-quiet', testid: `exclusion-remove-${n}`, 'aria-label': t('privacy.exclusionRemove', { number: n }), onclick: () => { exclusions.splice(exclusions.indexOf(n), 1); drawList(); } }, '×'))) : [h('li', { class: 'muted' }, t('privacy.exclusionsEmpty'))]));
+      readOnly || exLocked ? null : h('button', { type: 'button', class: 'btn btn-small btn-quiet', testid: `exclusion-remove-${n}`, 'aria-label': t('privacy.exclusionRemove', { number: n }), onclick: () => { exclusions.splice(exclusions.indexOf(n), 1); drawList(); } }, '×'))) : [h('li', { class: 'muted', testid: exLocked ? 'exclusions-locked' : null }, t(exLocked ? 'privacy.exclusionsLocked' : 'privacy.exclusionsEmpty'))]));
   };
   drawList();
-  const exInput = h('input', { type: 'tel', maxlength: '21', testid: 'exclusion-input', disabled: readOnly || null });
-  const exAdd = h('button', { type: 'button', class: 'btn', testid: 'exclusion-add', disabled: readOnly || null }, t('privacy.exclusionAdd'));
+  const exInput = h('input', { type: 'tel', maxlength: '21', testid: 'exclusion-input', disabled: readOnly || exLocked || null });
+  const exAdd = h('button', { type: 'button', class: 'btn', testid: 'exclusion-add', disabled: readOnly || exLocked || null }, t('privacy.exclusionAdd'));
   exAdd.addEventListener('click', () => {
     const v = exInput.value.replace(/[\s\-().]/g, '');
     if (!/^\+?[0-9]{3,20}$/.test(v)) { showError(err, t('privacy.exclusionBad')); exInput.focus(); return; }

@@ -8,16 +8,16 @@ const Role = Type.Union([Type.Literal('admin'), Type.Literal('manager'), Type.Li
 
 export const adminRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => async (app) => {
   const { box, sessions } = ctx;
-  const view = () => {
+  const view = async () => {
     const c = box.config();
-    return { lines: c.lines, graceSeconds: c.graceSeconds, exclusions: c.exclusions, language: c.language, ring: { minutesPerLine: c.ring.minutesPerLine, coverageMinutes: box.coverageMinutes() } };
+    return { lines: c.lines, graceSeconds: c.graceSeconds, ...(await box.exclusionsView()), language: c.language, ring: { minutesPerLine: c.ring.minutesPerLine, coverageMinutes: box.coverageMinutes() } };
   };
 
-  app.get('/api/settings', { onRequest: allow(ADMINS) }, async () => ({ settings: view() }));
+  app.get('/api/settings', { onRequest: allow(ADMINS) }, async () => ({ settings: await view() }));
 
   app.put('/api/settings', { onRequest: allow(ADMINS), schema: { body: SettingsPatch } }, async (req) => {
     await box.updateSettings(req.session!.user, req.body);
-    return { settings: view() };
+    return { settings: await view() };
   });
 
   app.get('/api/users', { onRequest: allow(ADMINS) }, async () => ({

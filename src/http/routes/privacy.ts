@@ -51,12 +51,13 @@ export const privacyRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => a
   app.post('/api/holds/:id/confirm-release', { onRequest: allow(MANAGERS), schema: { params: HoldParams } }, async (req) => ({ hold: await holds().confirmRelease(req.session!.user, req.params.id) }));
   app.post('/api/holds/:id/withdraw-release', { onRequest: allow(MANAGERS), schema: { params: HoldParams } }, async (req) => ({ hold: await holds().withdrawRelease(req.session!.user, req.params.id) }));
 
-  const privacyView = () => {
+  const privacyView = async () => {
     const c = box.config();
-    return { retention: validateRetention(c.retention), exclusions: c.exclusions, rolePurposes: c.rolePurposes, purposes: PURPOSES };
+    // The exclusion list is sealed: its numbers show only while the vault is unlocked (issue 10).
+    return { retention: validateRetention(c.retention), ...(await box.exclusionsView()), rolePurposes: c.rolePurposes, purposes: PURPOSES };
   };
   // Managers read the settings (they answer requests under them); only administrators change them.
-  app.get('/api/privacy/settings', { onRequest: allow(MANAGERS) }, async () => ({ settings: privacyView() }));
+  app.get('/api/privacy/settings', { onRequest: allow(MANAGERS) }, async () => ({ settings: await privacyView() }));
   app.put('/api/privacy/settings', { onRequest: allow(ADMINS), schema: { body: PrivacySettings } }, async (req) => {
     const b = req.body;
     const now = box.config();
@@ -66,7 +67,7 @@ export const privacyRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => a
       ...(b.retention !== undefined ? { retention: { ...now.retention, ...b.retention } } : {}),
       ...(b.rolePurposes !== undefined ? { rolePurposes: { ...now.rolePurposes, ...b.rolePurposes } } : {}),
     });
-    return { settings: privacyView() };
+    return { settings: await privacyView() };
   });
 
   // A staff member's own kept calls: when and for what, never audio or the other party's number.
