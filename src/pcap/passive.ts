@@ -1,6 +1,6 @@
 import { SAMPLE_RATE, type CallRate } from '../audio/frame.ts';
 import { Codecs } from '../codecs/codecs.ts';
-import { rtpMapsOf, undecodableNote } from '../codecs/sdp-maps.ts';
+import { keepUndecoded, rtpMapsOf, undecodableNote, type UndecodedRtp } from '../codecs/sdp-maps.ts';
 import type { RtpMap } from '../codecs/types.ts';
 import { cseqOf, numberFromUri, parseNameAddr, parseSip, SipStreamFramer, type SipMessage } from '../sip/message.ts';
 import { splitMultipart } from '../sip/multipart.ts';
@@ -43,6 +43,8 @@ export interface PassiveCall {
   earlyMs?: number;
   /** what the tracker noticed about the call's media, for the call's report (early media, streams kept apart) */
   notes: string[];
+  /** the packets of those codecs as sent, so the call loses nothing (bounded) */
+  undecodedRtp?: UndecodedRtp;
   /** the SDP asked for SRTP (RTP/SAVP or a=crypto): a capture cannot decrypt it, so its RTP is not decoded (no noise) */
   encrypted?: boolean;
 }
@@ -492,6 +494,13 @@ export class PassiveTracker {
         d.call.undecodable.push(u.codec);
         this.o.log?.(`passive: ${undecodableNote(u)} (${u.reason})`, { callId: d.call.callId, code: 'RV_ERR_CODEC_UNDECODABLE' });
         this.o.onInfo?.(d.call);
+      },
+      onUndecoded: (p, index) => {
+        // Kept as sent, from the recorded stream of the direction only (a rival's packets would interleave).
+        if (d.primary[channel] !== tr) return;
+        d.call.undecodedRtp ??= { packets: [], bytes: 0, truncated: false };
+        const m = d.payloads[receiver][p.pt];
+        keepUndecoded(d.call.undecodedRtp, channel, m ? m.encoding.toUpperCase() : `pt${p.pt}`, p, index);
       },
       onUnknownPayload: (pt) => this.o.log?.(`passive: RTP payload type ${pt} is not in the call's SDP; its packets are dropped, not guessed at`, { callId: d.call.callId, pt, code: 'RV_ERR_RTP_PAYLOAD_UNKNOWN' }),
       onDigit: (dg) => {

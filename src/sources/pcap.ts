@@ -163,6 +163,7 @@ export class PcapSource extends LineSource {
         this.busy.delete(c);
         // The report's notes as they stand at the end (a stream switch may be the last thing that happened).
         if (c.notes.length) this.emit('call-info', { line: line.id, ref: c.ref, parties: { notes: [...c.notes] } });
+        if (c.undecodedRtp) this.emit('call-info', { line: line.id, ref: c.ref, parties: { undecodedRtp: c.undecodedRtp } });
         this.emit('call-end', { line: line.id, ref: c.ref, at: Math.round(c.endedAt!), reason: c.endReason ?? 'ended' });
       },
     });
