@@ -19,3 +19,4 @@ await (await import('./runtime.ts')).benchRuntime();
 await (await import('./alerts.ts')).benchAlerts();
 await (await import('./secrets.ts')).benchSecrets();
 await (await import('./codecs.ts')).benchCodecs();
+await (await import('./durable.ts')).benchDurable();

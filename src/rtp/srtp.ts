@@ -1,4 +1,4 @@
-import { createCipheriv, createHmac, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createHmac, timingSafeEqual, type Cipher } from 'node:crypto';
 
 /**
  * SRTP (RFC 3711) for the two SDES suites SBCs offer (RFC 4568): AES-128 counter mode with
@@ -74,16 +74,36 @@ function headerLength(p: Buffer, len: number): number | undefined {
   return h <= len ? h : undefined;
 }
 
-interface SessionKeys { enc: Buffer; auth: Buffer; salt: Buffer; tagLen: number; mkiLen: number }
+interface SessionKeys { enc: Buffer; auth: Buffer; salt: Buffer; tagLen: number; mkiLen: number; ecb: Cipher }
 
 function sessionKeys(k: SrtpKey): SessionKeys {
+  const enc = deriveKey(k.masterKey, k.masterSalt, LABEL.encryption, 16);
+  const ecb = createCipheriv('aes-128-ecb', enc, null);
+  ecb.setAutoPadding(false);
   return {
-    enc: deriveKey(k.masterKey, k.masterSalt, LABEL.encryption, 16),
+    enc, ecb,
     auth: deriveKey(k.masterKey, k.masterSalt, LABEL.auth, 20),
     salt: deriveKey(k.masterKey, k.masterSalt, LABEL.salt, 14),
     tagLen: SRTP_SUITES[k.suite].tagLen,
     mkiLen: k.mkiLen ?? 0,
   };
+}
+
+/**
+ * XORs `data` with the AES-CM keystream of a packet into `out` at `at`. The counter's low 16 bits are zero
+ * in every packet IV (§4.1.1), so block b's counter is the IV with b there; one reused ECB cipher makes the
+ * keystream, which is the same as AES-128-CTR from that IV without a cipher object per packet.
+ */
+function cm(keys: SessionKeys, iv: Buffer, data: Buffer, out: Buffer, at: number): void {
+  const blocks = (data.length + 15) >> 4;
+  const ctr = Buffer.allocUnsafe(blocks * 16);
+  for (let b = 0; b < blocks; b++) {
+    iv.copy(ctr, b * 16, 0, 14);
+    ctr[b * 16 + 14] = b >> 8;
+    ctr[b * 16 + 15] = b & 0xff;
+  }
+  const ks = keys.ecb.update(ctr);
+  for (let i = 0; i < data.length; i++) out[at + i] = data[i]! ^ ks[i]!;
 }
 
 function tag(keys: SessionKeys, data: Buffer, roc: number): Buffer {
@@ -139,8 +159,7 @@ export class SrtpReceiver {
     if (!timingSafeEqual(want, got)) return { ok: false, why: 'auth' };
     const out = Buffer.allocUnsafe(end);
     p.copy(out, 0, 0, h);
-    const dec = createCipheriv('aes-128-ctr', this.keys.enc, packetIv(this.keys.salt, ssrc, index));
-    dec.update(p.subarray(h, end)).copy(out, h);
+    cm(this.keys, packetIv(this.keys.salt, ssrc, index), p.subarray(h, end), out, h);
     // Only an authentic packet moves the state (§3.3.1, §3.3.2).
     const st = known ?? { roc: 0, sl: seq, max: -1, seen: new Float64Array(REPLAY_WINDOW).fill(-1) };
     if (!known) {
@@ -173,7 +192,7 @@ export class SrtpSender {
     const index = s.roc * 65536 + seq;
     const out = Buffer.alloc(rtp.length + this.keys.mkiLen + this.keys.tagLen);
     rtp.copy(out, 0, 0, h);
-    createCipheriv('aes-128-ctr', this.keys.enc, packetIv(this.keys.salt, ssrc, index)).update(rtp.subarray(h)).copy(out, h);
+    cm(this.keys, packetIv(this.keys.salt, ssrc, index), rtp.subarray(h), out, h);
     tag(this.keys, out.subarray(0, rtp.length), s.roc).copy(out, rtp.length + this.keys.mkiLen);
     return out;
   }
