@@ -83,7 +83,8 @@ export async function main(argv: string[]): Promise<void> {
     process.exit(2);
   }
   const syncDetector = new SyncDetector({ log, ...(clockMode.startsWith('file:') ? { file: clockMode.slice(5) } : {}) });
-  await syncDetector.start();
+  // A simulated-only box assumes network time (clock.ts) and never asks the kernel.
+  if (!onlySim || clockMode.startsWith('file:')) await syncDetector.start();
   const clock = systemClock({ assumeSynced: onlySim, mode: clockMode, detector: syncDetector });
   const notifier = createNotifier({ log });
   let tls: { cert: Buffer; key: Buffer } | undefined;

@@ -86,3 +86,25 @@ test('RINGVAULT_CLOCK=file:PATH is read at every check, so a test can unsynchron
   // A simulated box in auto mode needs no network time.
   assert.equal(systemClock({ assumeSynced: true, mode: 'auto' }).synced(), true);
 });
+
+test('adjtimex refused with EPERM (glibc calls clock_adjtime; the systemd unit\'s @clock filter refuses both, injected here by strace): the box falls back to timedatectl', async () => {
+  const script = [
+    "import { SyncDetector } from './src/time/sync.ts';",
+    "import { adjtimexProbe } from './src/time/adjtimex.ts';",
+    "const d = new SyncDetector({});",
+    "await d.start();",
+    "console.log(JSON.stringify({ probe: adjtimexProbe()(), view: d.view() }));",
+    "d.stop();",
+  ].join('\n');
+  const { ROOT } = await import('./helpers/appliance.ts');
+  const out = execFileSync('strace', ['-f', '-qq', '-o', '/dev/null', '-e', 'trace=adjtimex,clock_adjtime', '-e', 'inject=adjtimex,clock_adjtime:error=EPERM', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8' });
+  const r = JSON.parse(out.trim().split('\n').pop()!);
+  assert.equal(r.probe, null, 'the refused call reads as "cannot tell", not as unsynchronised');
+  let direct: string | null;
+  try {
+    direct = execFileSync('timedatectl', ['show', '-p', 'NTPSynchronized', '--value'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    direct = null;
+  }
+  assert.deepEqual(r.view, direct === null ? { synced: false, via: 'none' } : { synced: direct === 'yes', via: 'timedatectl' });
+});

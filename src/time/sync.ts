@@ -33,9 +33,12 @@ export class SyncDetector {
     this.kernel = o.file ? null : o.kernel === undefined ? adjtimexProbe() : o.kernel;
   }
 
-  /** Starts the timedatectl refresh when the kernel cannot be asked. */
+  /**
+   * Starts the timedatectl refresh when the kernel cannot be asked: no libc, or adjtimex refused
+   * (the systemd unit's ProtectClock= and SystemCallFilter=~@clock answer it with EPERM).
+   */
   async start(): Promise<void> {
-    if (this.o.file || this.kernel) return;
+    if (this.o.file || (this.kernel && this.kernel() !== null)) return;
     const run = async () => { this.fallback = await timedatectlSynced(this.o.timedatectl); };
     await run();
     this.timer = setInterval(() => void run(), (this.o.refreshSeconds ?? 30) * 1000);
