@@ -192,6 +192,12 @@ test('a codec the box cannot decode is kept silent and marked, never decoded as 
   assert.ok(logs.some((l) => /not decodable: AMR-WB/.test(l)), logs.join('\n'));
   assert.ok(logs.some((l) => /payload type 97 is not in the call's SDP/.test(l)), logs.join('\n'));
   assert.equal(call.rtp[0]!.unknownPayload, 50);
+  // the packets are kept as sent, to be sealed with the call: a later version or an export can decode them
+  const kept = call.undecodedRtp!;
+  assert.equal(kept.packets.length, 100);
+  assert.equal(kept.truncated, false);
+  assert.deepEqual(kept.packets.map((p) => [p.ch, p.pt, p.codec, p.seq, p.ts]), packets.slice(0, 100).map((p) => [0, 96, 'AMR-WB', p.seq, p.ts]));
+  assert.ok(kept.packets.every((p, k) => Buffer.from(p.payload, 'base64').equals(packets[k]!.payload)), 'every payload byte for byte');
   const got = voice.get(call.ref) ?? new Int16Array(0);
   assert.ok(got.every((s) => s === 0), 'nothing but silence where the codec could not be decoded');
   assert.ok(got.length >= 8000 * 1.9, `the call keeps its length (${got.length} samples)`);

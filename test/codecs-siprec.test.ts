@@ -97,7 +97,6 @@ test('SIPREC: real Opus, G.722 and G.729 calls at once are kept at 16 / 16 / 8 k
     srcs.push(src);
     ports.push(await src.invite(1, sdp(c.offer)));
   }
-  assert.deepEqual(h.sessions.map((s) => s.line), ['sip1', 'sip2', 'sip3']);
   await Promise.all(cases.map((c, i) => srcs[i]!.play(ports[i]![0]!, c.s.packets, c.offer.clock)));
   for (const s of srcs) await s.bye(2);
   await keptCalls(h, 3);
@@ -137,4 +136,24 @@ test('SIPREC: a re-INVITE that switches PCMA -> G.722 mid-call is followed; both
   const speech = left.subarray(Math.max(0, g722At - 400));
   const { corr } = alignedCorrelation(g722, speech, 16000);
   assert.ok(corr >= 0.99, `the G.722 part after the switch matches the reference decode: ${corr.toFixed(4)}`);
+});
+
+test('SIPREC: a call in a codec the box cannot decode is answered, kept, marked "not decodable", and its RTP sealed with it as sent', async (t) => {
+  const h = await siprecHarness(t, { lines: 1 });
+  const src = await new Src(h, 'amr').open();
+  t.after(() => src.close());
+  const ports = await src.invite(1, sdp({ pts: '96 101', lines: ['a=rtpmap:96 AMR-WB/16000', 'a=fmtp:96 octet-align=1', 'a=rtpmap:101 telephone-event/16000'], clock: 16000 }));
+  assert.ok(ports[0]! > 0, 'the stream is accepted, not refused with 488');
+  const packets: RtpPacket[] = Array.from({ length: 60 }, (_, k) => ({ version: 2, pt: 96, seq: 7 + k, ts: 320 * k, ssrc: 5, marker: false, payload: Buffer.alloc(33, k) }));
+  await src.play(ports[0]!, packets, 16000);
+  await src.bye(2);
+  const [c] = await keptCalls(h, 1);
+  const meta = await h.box.archive.meta(c.id);
+  assert.deepEqual(meta.undecodable, ['AMR-WB']);
+  const rtp = meta.undecodedRtp as { packets: Array<{ seq: number; payload: string; codec: string }> };
+  assert.equal(rtp.packets.length, 60);
+  assert.ok(rtp.packets.every((p, k) => p.codec === 'AMR-WB' && p.seq === 7 + k && Buffer.from(p.payload, 'base64').equals(packets[k]!.payload)));
+  const { sampleRate, left } = await keptWav(h, 'sip1');
+  assert.equal(sampleRate, 8000, 'no decodable wideband codec: 8 kHz');
+  assert.ok(left.every((x) => x === 0), 'the undecodable part is silence, never noise decoded as another codec');
 });

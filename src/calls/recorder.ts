@@ -375,7 +375,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   /** The sealed metadata: keyed digits (card numbers, PINs) only as count and times unless the line keeps them. */
   private metaOf(line: string, p: CallParties, keyed: KeyedDigits): Record<string, unknown> {
     const keepDigits = this.d.lines().find((l) => l.id === line)?.keepDigits ?? false;
-    return { direction: p.direction, caller: p.caller, called: p.called, extension: p.extension, ...keyed.meta(p.digits, keepDigits), ...(p.siprecMetadata ? { siprecMetadata: p.siprecMetadata } : {}), ...(p.undecodable?.length ? { undecodable: p.undecodable } : {}), ...(p.notes?.length ? { notes: p.notes } : {}) };
+    return { direction: p.direction, caller: p.caller, called: p.called, extension: p.extension, ...keyed.meta(p.digits, keepDigits), ...(p.siprecMetadata ? { siprecMetadata: p.siprecMetadata } : {}), ...(p.undecodable?.length ? { undecodable: p.undecodable } : {}), ...(p.undecodedRtp ? { undecodedRtp: p.undecodedRtp } : {}), ...(p.notes?.length ? { notes: p.notes } : {}) };
   }
 
   private startKeeping(call: LiveCall, keptBy: KeptBy, purposes: string[]): Promise<KeptCallWriter> {

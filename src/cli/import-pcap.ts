@@ -141,6 +141,7 @@ export async function importPcap(dataDir: string, o: ImportOptions): Promise<Imp
   const metaOf = (c: PassiveCall) => ({
     direction: 'in', caller: c.caller, called: c.called, digits: c.digits.map((d) => d.digit).join('') || undefined,
     callerName: c.callerName, callId: c.callId, importedFrom: basename(o.file), ...(c.undecodable.length ? { undecodable: [...c.undecodable] } : {}),
+    ...(c.undecodedRtp ? { undecodedRtp: c.undecodedRtp } : {}),
   });
   const codecs = Codecs.open({ debug() {}, info() {}, error() {}, warn: (_o: object | string, msg?: string) => { warnings.push(String(msg ?? _o)); } });
 

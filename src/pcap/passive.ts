@@ -1,6 +1,6 @@
 import { SAMPLE_RATE, type CallRate } from '../audio/frame.ts';
 import { Codecs } from '../codecs/codecs.ts';
-import { rtpMapsOf, undecodableNote } from '../codecs/sdp-maps.ts';
+import { keepUndecoded, rtpMapsOf, undecodableNote, type UndecodedRtp } from '../codecs/sdp-maps.ts';
 import type { RtpMap } from '../codecs/types.ts';
 import { cseqOf, numberFromUri, parseNameAddr, parseSip, SipStreamFramer, type SipMessage } from '../sip/message.ts';
 import { splitMultipart } from '../sip/multipart.ts';
@@ -37,6 +37,8 @@ export interface PassiveCall {
   rate: CallRate;
   /** codecs heard that this box cannot decode ("not decodable: CODEC"); their time is silence in the audio */
   undecodable: string[];
+  /** the packets of those codecs as sent, so the call loses nothing (bounded) */
+  undecodedRtp?: UndecodedRtp;
   /** the SDP asked for SRTP (RTP/SAVP or a=crypto): a capture cannot decrypt it, so its RTP is not decoded (no noise) */
   encrypted?: boolean;
 }
@@ -376,6 +378,11 @@ export class PassiveTracker {
           d.call.undecodable.push(u.codec);
           this.o.log?.(`passive: ${undecodableNote(u)} (${u.reason})`, { callId: d.call.callId, code: 'RV_ERR_CODEC_UNDECODABLE' });
           this.o.onInfo?.(d.call);
+        },
+        onUndecoded: (p, index) => {
+          d.call.undecodedRtp ??= { packets: [], bytes: 0, truncated: false };
+          const m = d.payloads[receiver][p.pt];
+          keepUndecoded(d.call.undecodedRtp, channel, m ? m.encoding.toUpperCase() : `pt${p.pt}`, p, index);
         },
         onUnknownPayload: (pt) => this.o.log?.(`passive: RTP payload type ${pt} is not in the call's SDP; its packets are dropped, not guessed at`, { callId: d.call.callId, pt, code: 'RV_ERR_RTP_PAYLOAD_UNKNOWN' }),
         onDigit: (dg) => {

@@ -161,6 +161,7 @@ export class PcapSource extends LineSource {
         const line = this.busy.get(c);
         if (!line) return;
         this.busy.delete(c);
+        if (c.undecodedRtp) this.emit('call-info', { line: line.id, ref: c.ref, parties: { undecodedRtp: c.undecodedRtp } });
         this.emit('call-end', { line: line.id, ref: c.ref, at: Math.round(c.endedAt!), reason: c.endReason ?? 'ended' });
       },
     });

@@ -2,7 +2,7 @@ import { networkInterfaces } from 'node:os';
 import type { Log } from '../log.ts';
 import type { CallRate } from '../audio/frame.ts';
 import { Codecs } from '../codecs/codecs.ts';
-import { rtpMapsOf, undecodableNote } from '../codecs/sdp-maps.ts';
+import { keepUndecoded, rtpMapsOf, undecodableNote } from '../codecs/sdp-maps.ts';
 import { parseRtp, type RtpPacket } from '../rtp/packet.ts';
 import { RtpStream, type RtpAudio } from '../rtp/stream.ts';
 import { StereoJoiner } from '../rtp/stereo.ts';
@@ -187,6 +187,11 @@ export class SiprecSource extends LineSource {
         this.o.log.warn({ line: live.line.id, callId: live.s.callId, codec: u.codec, code: 'RV_ERR_CODEC_UNDECODABLE' }, `${undecodableNote(u)} on this call; its RTP is kept as sent`);
         this.emit('call-info', { line: live.line.id, ref: live.s.id, parties: { undecodable: live.parties.undecodable } });
       },
+      onUndecoded: (p, at) => {
+        live.parties.undecodedRtp ??= { packets: [], bytes: 0, truncated: false };
+        const codec = live.s.streams[index]?.payloads.find((q) => q.pt === p.pt)?.codec ?? `pt${p.pt}`;
+        keepUndecoded(live.parties.undecodedRtp, live.channels[index] ?? (index === 0 ? 0 : 1), codec.toUpperCase(), p, at);
+      },
       onUnknownPayload: (pt) => this.o.log.warn({ line: live.line.id, pt, code: 'RV_ERR_RTP_PAYLOAD_UNKNOWN' }, `RTP payload type ${pt} is not in the session's SDP; its packets are dropped, not guessed at`),
       onDigit: (d) => {
         live.parties.digits = (live.parties.digits ?? '') + d.digit;
@@ -355,6 +360,8 @@ export class SiprecSource extends LineSource {
     for (const i of [...live.pending.keys()]) this.settle(live, i);
     for (const [i, st] of live.streams) { this.place(live, i, st.flush()); st.close(); }
     live.joiner.flush();
+    // the packets no decoder here could read go with the call, sealed in its metadata when it is kept
+    if (live.parties.undecodedRtp) this.emit('call-info', { line: live.line.id, ref: s.id, parties: { undecodedRtp: live.parties.undecodedRtp } });
     // The report gives the final count of SRTP packets dropped (failed tag, replay) per stream.
     s.streams.forEach((st, i) => {
       const x = st.srtp?.receiver.stats;

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { AudioBlock, CallRate } from '../audio/frame.ts';
+import type { UndecodedRtp } from '../codecs/sdp-maps.ts';
 
 export type Direction = 'in' | 'out';
 
@@ -15,6 +16,8 @@ export interface CallParties {
   digits?: string;
   /** codecs heard on the call that this box cannot decode (shown as "not decodable: CODEC"); their RTP is kept as sent */
   undecodable?: string[];
+  /** the RTP packets of those codecs, as sent; given once, at the end of the call */
+  undecodedRtp?: UndecodedRtp;
   /** SIPREC recording metadata documents (RFC 7865) as the recording client sent them, in order; sealed with the call */
   siprecMetadata?: string[];
   /** what the source noticed about the call's media, for the call's report (early media, strangers' packets dropped, streams kept apart) */
