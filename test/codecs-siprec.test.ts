@@ -150,6 +150,9 @@ test('SIPREC: a call in a codec the box cannot decode is answered, kept, marked 
   const [c] = await keptCalls(h, 1);
   const meta = await h.box.archive.meta(c.id);
   assert.deepEqual(meta.undecodable, ['AMR-WB']);
+  // the mark people see: the call's page shows "not decodable: AMR-WB" from this
+  const detail = await h.get(`/api/calls/${c.id}`);
+  assert.deepEqual([detail.json.call.undecodable, detail.json.call.sampleRate], [['AMR-WB'], 8000]);
   const rtp = meta.undecodedRtp as { packets: Array<{ seq: number; payload: string; codec: string }> };
   assert.equal(rtp.packets.length, 60);
   assert.ok(rtp.packets.every((p, k) => p.codec === 'AMR-WB' && p.seq === 7 + k && Buffer.from(p.payload, 'base64').equals(packets[k]!.payload)));
