@@ -279,6 +279,11 @@ ringvault is installed.
   this SHA-256 fingerprint:
     $fp
   Then set up the box in the browser and store the recovery key it shows, offline.
+  The setup page asks for the box's one-time CLAIM CODE, so a guest on the network
+  cannot claim the box first. It is made at every start and printed to the journal:
+    sudo journalctl -u ringvault | grep "claim code"
+  or ask the running box (or hold a save button for two seconds instead):
+    sudo -u ringvault $NODE_BIN $APP/bin/ringvault.js claim-code --config $ETC/config.json
   Logs:   journalctl -u ringvault -f
   Config: $ETC/config.json   Data: $DATA
 EOF

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Client } from './helpers/appliance.ts';
 import { startOnSmallDisk } from './helpers/small-disk.ts';
 import { until } from './helpers/until.ts';
+import { webhookPeer, type Hook } from './helpers/alert-peers.ts';
 
 /**
  * Disk full is a state, not a crash: the real appliance on a 12 MB tmpfs with two keep-all simulated
@@ -18,16 +19,22 @@ const SPEED = 20;
 /** sim seconds: the first call outlasts the 60 s the ring holds per line, so the ring runs full while the disk is */
 const LONG_CALL = 200;
 const SHORT_CALL = 40;
+const SECRET = 'webhook secret of the disk-full test';
+const alertsOf = (hooks: Hook[]) => hooks.flatMap((h) => h.json.alerts.map((a: any) => `${a.state} ${a.key}`));
 
 test('a full disk stalls kept calls in the ring with a fault, refuses changes in words, and completes the calls when space returns', async (t) => {
   const work = await mkdtemp(join(tmpdir(), 'rv-diskfull-'));
   const mnt = join(work, 'mnt');
   execFileSync('mkdir', ['-p', mnt]);
   const config = join(work, 'config.json');
+  // The alert goes off the box to a real HTTP listener that checks the signature.
+  const hook = await webhookPeer(SECRET);
+  t.after(() => hook.close());
   await writeFile(config, JSON.stringify({
     ring: { minutesPerLine: 1 },
     // Only the refresh on a failed write can update the free space within the test: the timed check is an hour away.
     health: { checkSeconds: 3600 },
+    notifications: { boxName: 'cupboard', startupGraceSeconds: 0, webhook: { enabled: true, url: hook.url, secret: SECRET } },
     lines: [
       { id: 'line1', name: 'Line 1', source: 'sim', channels: 2, keep: 'all', announced: ['legal-obligation'], keepPurposes: ['legal-obligation'] },
       { id: 'line2', name: 'Line 2', source: 'sim', channels: 2, keep: 'all', announced: ['legal-obligation'], keepPurposes: ['legal-obligation'] },
@@ -57,6 +64,8 @@ test('a full disk stalls kept calls in the ring with a fault, refuses changes in
   const h = await until(async () => { const x = await health(); return x.issues.some((i: any) => i.code === 'RV_ERR_DISK_FULL') ? x : undefined; }, 'health to report RV_ERR_DISK_FULL');
   assert.equal(h.ok, false);
   assert.ok(h.disk.freeBytes < freeBefore / 4, `health.disk.freeBytes is current (${h.disk.freeBytes} of ${freeBefore} before the fill)`);
+  await until(() => alertsOf(hook.hooks).includes('raised archive.write-failed'), 'the webhook alert: archive write failing', 60_000);
+  assert.ok(hook.hooks.every((x) => x.signatureOk), 'the alert is signed');
 
   // A call that starts on the full disk is kept by rule anyway: it waits in the ring and is retried.
   await admin.json('POST', '/api/sim/lines/line2/call', { direction: 'out', durationSec: SHORT_CALL });
@@ -88,6 +97,7 @@ test('a full disk stalls kept calls in the ring with a fault, refuses changes in
   await until(async () => { const x = await health(); return x.issues.every((i: any) => i.code !== 'RV_ERR_DISK_FULL') ? x : undefined; }, 'the fault to clear');
   assert.ok((await lines()).every((l) => l.state !== 'fault'));
   assert.match(await box.ctl('opens'), /^opens 0$/, 'no call is left open');
+  await until(() => alertsOf(hook.hooks).includes('recovered archive.write-failed'), 'the webhook alert: archive writes work again', 60_000);
   assert.ok(calls.some((c) => c.id === first));
 
   let ringFull = 0;

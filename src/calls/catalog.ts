@@ -13,6 +13,10 @@ export interface CallSummary {
   missing?: NonNullable<CallHeader['missing']>;
   /** what the recorder noticed about the call's media (early media, a second sender dropped, two streams in one direction) */
   notes?: string[];
+  /** samples per second of the kept audio: 8000, or 16000 for a wideband call */
+  sampleRate: number;
+  /** codecs the box could not decode on this call ("not decodable: CODEC"); their RTP is sealed with the call */
+  undecodable?: string[];
 }
 
 export interface CallQuery { number?: string; from?: number; to?: number; line?: string; extension?: string }
@@ -103,13 +107,14 @@ export class Catalog {
     const m = this.metas.get(h.id);
     const base: CallSummary = {
       id: h.id, line: h.line, startedAt: h.startedAt, endedAt: h.endedAt, durationMs: h.durationMs, channels: h.channels,
-      purposes: [...h.purposes], keptBy: h.keptBy, clockSynced: h.clockSynced, restricted: h.restricted, holds: [...h.holds],
+      purposes: [...h.purposes], keptBy: h.keptBy, clockSynced: h.clockSynced, restricted: h.restricted, holds: [...h.holds], sampleRate: h.sampleRate,
       ...(h.missing?.length ? { missing: h.missing.map((m) => ({ ...m })) } : {}),
     };
     if (!m) return base;
     const dir = m.direction === 'in' || m.direction === 'out' ? m.direction : undefined;
     const notes = Array.isArray(m.notes) ? m.notes.filter((x): x is string => typeof x === 'string').slice(0, 32) : undefined;
-    return { ...base, direction: dir, caller: str(m.caller), called: str(m.called), extension: str(m.extension), digits: str(m.digits), keyed: keyedOf(m.keyed), ...(notes?.length ? { notes } : {}) };
+    const undecodable = Array.isArray(m.undecodable) ? m.undecodable.filter((x): x is string => typeof x === 'string').slice(0, 16) : undefined;
+    return { ...base, direction: dir, caller: str(m.caller), called: str(m.called), extension: str(m.extension), digits: str(m.digits), keyed: keyedOf(m.keyed), ...(notes?.length ? { notes } : {}), ...(undecodable?.length ? { undecodable } : {}) };
   }
 
   /**

@@ -60,6 +60,8 @@ export default function callView({ id }) {
       call.extension ? row('call.extension', call.extension) : null,
       call.keyed ? row('call.keyed', keyedText(call), 'call-keyed') : null,
       staff ? null : row('call.channels', fmtNumber(call.channels)),
+      staff || !call.sampleRate ? null : row('call.sampleRate', t('call.kHz', { khz: fmtNumber(call.sampleRate / 1000) }), 'call-rate'),
+      call.undecodable && call.undecodable.length ? row('call.codecs', h('span', { class: 'badge badge-warn badge-wrap', title: t('call.notDecodableHint') }, ...call.undecodable.map((c) => t('call.notDecodable', { codec: c }))), 'call-undecodable') : null,
       row('call.purposes', purposesText(call.purposes)),
       row('call.keptBy', keptByText(call.keptBy)),
       staff ? null : row('call.clock', call.clockSynced === false
