@@ -7,6 +7,8 @@ import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
+import { createWriteStream } from 'node:fs';
+import { writeBundle } from '../src/export/bundle.ts';
 import { readWav } from '../src/audio/wav.ts';
 import { buildRtp, type RtpPacket } from '../src/rtp/packet.ts';
 import { parseSip, type SipMessage } from '../src/sip/message.ts';
@@ -156,6 +158,13 @@ test('SIPREC: a call in a codec the box cannot decode is answered, kept, marked 
   const rtp = meta.undecodedRtp as { packets: Array<{ seq: number; payload: string; codec: string }> };
   assert.equal(rtp.packets.length, 60);
   assert.ok(rtp.packets.every((p, k) => p.codec === 'AMR-WB' && p.seq === 7 + k && Buffer.from(p.payload, 'base64').equals(packets[k]!.payload)));
+  // an export carries the packets as sent, signed in its manifest like every other file
+  const zipFile = path.join(h.dir, 'export.zip');
+  await writeBundle(createWriteStream(zipFile), { source: h.box.archive, signer: h.box.vault, callIds: [c.id], lang: 'en', createdAt: Date.now() });
+  const exported = JSON.parse(execFileSync('unzip', ['-p', zipFile, `rtp/${c.id}.json`], { encoding: 'utf8' }));
+  assert.deepEqual(exported.codecs, ['AMR-WB']);
+  assert.ok(exported.packets.every((p: { payload: string }, k: number) => Buffer.from(p.payload, 'base64').equals(packets[k]!.payload)) && exported.packets.length === 60);
+  assert.match(execFileSync('unzip', ['-p', zipFile, 'manifest.json'], { encoding: 'utf8' }), new RegExp(`rtp/${c.id}\\.json`));
   const { sampleRate, left } = await keptWav(h, 'sip1');
   assert.equal(sampleRate, 8000, 'no decodable wideband codec: 8 kHz');
   assert.ok(left.every((x) => x === 0), 'the undecodable part is silence, never noise decoded as another codec');

@@ -50,6 +50,8 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' && v ? v 
 const READ_AHEAD = 256 * 1024;
 export const wavName = (id: string): string => `recordings/${id}.wav`;
 export const notesName = (id: string): string => `notes/${id}.txt`;
+/** the RTP packets of codecs the box could not decode, as sent (JSON: payloads in base64) */
+export const rtpName = (id: string): string => `rtp/${id}.json`;
 /** WAV bytes of a call: the 44-byte header and 16-bit samples per channel. */
 export const wavBytesOf = (h: Pick<CallHeader, 'samples' | 'channels'>): number => 44 + h.samples * 2 * h.channels;
 
@@ -105,7 +107,13 @@ export async function writeBundle(out: Writable, o: BundleOptions): Promise<Bund
   const publicKey = await o.signer.signPublicKey();
   const boxId = boxIdOf(publicKey);
   const calls: ExportedCall[] = [];
-  for (const h of headers) calls.push(exportedCall(h, await o.source.meta(h.id)));
+  // RTP of a codec the box could not decode travels as sent, so whoever receives the export can decode it
+  const undecoded: { name: string; data: Buffer }[] = [];
+  for (const h of headers) {
+    const meta = await o.source.meta(h.id);
+    calls.push(exportedCall(h, meta));
+    if (meta.undecodedRtp) undecoded.push({ name: rtpName(h.id), data: Buffer.from(JSON.stringify({ call: h.id, codecs: meta.undecodable ?? [], ...(meta.undecodedRtp as object) }) + '\n', 'utf8') });
+  }
 
   const mtime = new Date(o.createdAt);
   const entry = { mtime, compress: false } as const;
@@ -115,6 +123,7 @@ export async function writeBundle(out: Writable, o: BundleOptions): Promise<Bund
   for (const c of calls) {
     if (c.notes.length > 0) texts.push({ name: notesName(c.id), data: Buffer.from(c.notes.map((n) => `${n.at}\r\n${n.text}\r\n`).join('\r\n'), 'utf8') });
   }
+  texts.push(...undecoded);
   texts.push({ name: 'metadata.json', data: Buffer.from(JSON.stringify({ format: FORMAT, boxId, request: o.request, exportedAt: mtime.toISOString(), calls }, null, 2) + '\n', 'utf8') });
   texts.push({ name: 'metadata.csv', data: metadataCsv(calls, o.lang) });
   texts.push({ name: 'README.txt', data: Buffer.from(readmeText({ lang: o.lang, calls: calls.length, boxId, keyFingerprint: keyFingerprintOf(publicKey), request: o.request, createdAt: mtime }), 'utf8') });

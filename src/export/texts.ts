@@ -55,9 +55,11 @@ Aantal opnamen: ${o.calls}.
 
 Inhoud
 ------
-recordings/   één WAV-bestand per opname (PCM 16-bit, 8000 Hz). Bij stereo is links de beller,
-              rechts de gebelde; mono bevat beide kanten.
+recordings/   één WAV-bestand per opname (PCM 16-bit, 8000 Hz; 16000 Hz bij breedband-gesprekken).
+              Bij stereo is links de beller, rechts de gebelde; mono bevat beide kanten.
 notes/        aanvullingen bij een opname (een opname zelf kan niet worden gecorrigeerd).
+rtp/          alleen als een deel van een gesprek in een codec was die het kastje niet kon
+              decoderen: de RTP-pakketten zoals verzonden (JSON, payload in base64).
 metadata.json alle gegevens per opname: tijden, lijn, nummers, doelen, aanvullingen.
 metadata.csv  dezelfde gegevens voor Excel (puntkomma's, UTF-8). Een ' vóór een telefoonnummer
               zorgt dat Excel het als tekst laat staan; metadata.json bevat de exacte waarden.
@@ -95,9 +97,11 @@ Number of recordings: ${o.calls}.
 
 Contents
 --------
-recordings/   one WAV file per recording (PCM 16-bit, 8000 Hz). In stereo the left channel is
-              the caller, the right the called party; mono holds both sides.
+recordings/   one WAV file per recording (PCM 16-bit, 8000 Hz; 16000 Hz for wideband calls). In
+              stereo the left channel is the caller, the right the called party; mono holds both.
 notes/        supplementary notes to a recording (a recording itself cannot be corrected).
+rtp/          only when part of a call was in a codec the box could not decode: its RTP packets
+              as sent (JSON, payloads in base64).
 metadata.json everything known per recording: times, line, numbers, purposes, notes.
 metadata.csv  the same for Excel (semicolons, UTF-8). A ' before a phone number keeps Excel
               from turning it into a number; metadata.json holds the exact values.
