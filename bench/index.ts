@@ -20,3 +20,4 @@ await (await import('./alerts.ts')).benchAlerts();
 await (await import('./secrets.ts')).benchSecrets();
 await (await import('./codecs.ts')).benchCodecs();
 await (await import('./durable.ts')).benchDurable();
+await (await import('./trunk.ts')).benchTrunk();

@@ -419,6 +419,9 @@ export class Box {
     return this.config();
   }
 
+  /** How many numbers are on the exclusion list (known while locked too). */
+  exclusionCount(): number { return this.settings.exclusions?.hashes.length ?? this.base.exclusions.length; }
+
   /** The exclusion list as the settings pages show it: the numbers when unlocked, only that a list exists when locked. */
   async exclusionsView(): Promise<{ exclusions: string[]; exclusionsLocked?: true }> {
     const s = this.settings.exclusions;

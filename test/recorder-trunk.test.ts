@@ -26,7 +26,7 @@ class ManualSource extends LineSource {
 async function rig(t: { after(fn: () => Promise<void>): void }, trunk: Record<string, unknown> = {}, exclusions: string[] = []) {
   const dir = await mkdtemp(join(tmpdir(), 'rv-trunk-'));
   const cfg = parseConfig({
-    dataDir: dir, graceSeconds: 120, board: { driver: 'none' },
+    dataDir: dir, graceSeconds: 120, board: { driver: 'none' }, siprec: { allowFrom: ['127.0.0.1'] },
     lines: [
       { id: 'trunk', name: 'Trunk', source: 'siprec', maxCalls: 3, keep: 'on-demand', announced: ['complaint', 'training'], keepPurposes: ['complaint'], ...trunk },
       { id: 'analog', name: 'Analog', source: 'sim', keep: 'on-demand', announced: ['complaint'], keepPurposes: ['complaint'] },
@@ -177,15 +177,16 @@ test('a fourth call on a trunk of three ends the oldest; an analog line still ca
 });
 
 test('config: maxCalls only on trunks, within bounds, and board units name real lines', () => {
-  const base = { board: { driver: 'none' } };
+  const sbc = { siprec: { allowFrom: ['192.168.1.20'] } };
+  const base = { board: { driver: 'none' }, ...sbc };
   const line = (x: Record<string, unknown>) => ({ id: 'l1', name: 'L', announced: ['complaint'], keepPurposes: ['complaint'], ...x });
   assert.throws(() => parseConfig({ ...base, lines: [line({ source: 'sim', maxCalls: 4 })] }, 'cfg'), /lines\.l1\.maxCalls: found 4 on a "sim" line, which carries one call at a time/);
   assert.throws(() => parseConfig({ ...base, lines: [line({ source: 'siprec', maxCalls: 0 })] }, 'cfg'), /lines\.0\.maxCalls: found 0/);
   assert.throws(() => parseConfig({ ...base, lines: [line({ source: 'siprec', maxCalls: 65 })] }, 'cfg'), /lines\.0\.maxCalls: found 65/);
-  assert.throws(() => parseConfig({ board: { driver: 'none', units: [{ line: 'nope' }] }, lines: [line({ source: 'siprec' })] }, 'cfg'), /board\.units\.0\.line: found "nope", which is not a configured line/);
-  assert.throws(() => parseConfig({ board: { driver: 'none', units: [{ line: 'l1', extension: '201' }] }, lines: [line({ source: 'sim' })] }, 'cfg'), /board\.units\.0\.extension: line "l1" is a "sim" line/);
-  assert.throws(() => parseConfig({ board: { driver: 'none', units: [{ line: 'l1', extension: '201' }, { line: 'l1', extension: '201' }] }, lines: [line({ source: 'pcap' })] }, 'cfg'), /button 2 repeats line "l1" extension 201/);
-  const ok = parseConfig({ board: { driver: 'none', units: [{ line: 'l1', extension: '201' }, { line: 'l1' }] }, lines: [line({ source: 'pcap', maxCalls: 64 })] }, 'cfg');
+  assert.throws(() => parseConfig({ ...sbc, board: { driver: 'none', units: [{ line: 'nope' }] }, lines: [line({ source: 'siprec' })] }, 'cfg'), /board\.units\.0\.line: found "nope", which is not a configured line/);
+  assert.throws(() => parseConfig({ ...sbc, board: { driver: 'none', units: [{ line: 'l1', extension: '201' }] }, lines: [line({ source: 'sim' })] }, 'cfg'), /board\.units\.0\.extension: line "l1" is a "sim" line/);
+  assert.throws(() => parseConfig({ ...sbc, board: { driver: 'none', units: [{ line: 'l1', extension: '201' }, { line: 'l1', extension: '201' }] }, lines: [line({ source: 'pcap' })] }, 'cfg'), /button 2 repeats line "l1" extension 201/);
+  const ok = parseConfig({ ...sbc, board: { driver: 'none', units: [{ line: 'l1', extension: '201' }, { line: 'l1' }] }, lines: [line({ source: 'pcap', maxCalls: 64 })] }, 'cfg');
   assert.equal(ok.lines[0]!.maxCalls, 64);
   // More than the old 32 lines is fine now.
   const many = Array.from({ length: 40 }, (_, i) => line({ id: `l${i}`, source: 'sim' }));

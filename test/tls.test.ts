@@ -78,7 +78,7 @@ test('TLS: login over HTTPS with Secure cookies and HSTS; the plain port only re
   // A fresh login: the session cookie only ever travels over TLS.
   const st2 = await call(`${base}/api/state`, { ca });
   const csrf2 = cookieNamed(st2.headers, 'rv_csrf')!;
-  const login = await call(`${base}/api/login`, { ca, method: 'POST', body: { username: 'admin', passphrase: PASS, claimCode: box.claimCode() }, headers: { cookie: cookiePair(csrf2), 'x-csrf-token': JSON.parse(st2.body).csrfToken } });
+  const login = await call(`${base}/api/login`, { ca, method: 'POST', body: { username: 'admin', passphrase: PASS }, headers: { cookie: cookiePair(csrf2), 'x-csrf-token': JSON.parse(st2.body).csrfToken } });
   assert.equal(login.status, 200, login.body);
   const session = cookieNamed(login.headers, 'rv_session');
   assert.ok(session, 'session cookie set');

@@ -55,6 +55,10 @@ export interface ImportedCall {
   codecs: string[];
   /** codecs heard that this box cannot decode: "not decodable" */
   undecodable: string[];
+  /** what the tracker noticed: early media, two streams in one direction kept apart, a switch between them */
+  notes: string[];
+  /** ms of early media (after a 183) the kept call holds before the answer */
+  earlyMediaMs?: number;
 }
 
 export interface ImportReport {
@@ -87,6 +91,8 @@ function reportOf(c: PassiveCall, keptAs: string | null): ImportedCall {
     rate: c.rate,
     codecs: [...new Set([...(c.rtp[0]?.codecs ?? []), ...(c.rtp[1]?.codecs ?? [])])],
     undecodable: [...c.undecodable],
+    notes: [...c.notes],
+    ...(c.earlyMs ? { earlyMediaMs: c.earlyMs } : {}),
   };
 }
 
@@ -141,6 +147,7 @@ export async function importPcap(dataDir: string, o: ImportOptions): Promise<Imp
   const metaOf = (c: PassiveCall) => ({
     direction: 'in', caller: c.caller, called: c.called, digits: c.digits.map((d) => d.digit).join('') || undefined,
     callerName: c.callerName, callId: c.callId, importedFrom: basename(o.file), ...(c.undecodable.length ? { undecodable: [...c.undecodable] } : {}),
+    ...(c.notes.length ? { notes: [...c.notes] } : {}),
     ...(c.undecodedRtp ? { undecodedRtp: c.undecodedRtp } : {}),
   });
   const codecs = Codecs.open({ debug() {}, info() {}, error() {}, warn: (_o: object | string, msg?: string) => { warnings.push(String(msg ?? _o)); } });
@@ -150,7 +157,7 @@ export async function importPcap(dataDir: string, o: ImportOptions): Promise<Imp
     onStart: (c) => {
       // Private calls (a number on the exclusion list) are never kept, imported or not.
       if (!archive || isExcluded({ caller: c.caller, called: c.called }, cfg.exclusions)) return;
-      const writer = archive.beginCall({ line: line.id, startedAt: Math.round(c.answeredAt!), channels: 2, sampleRate: c.rate, meta: metaOf(c), purposes, keptBy: 'import', clockSynced: true });
+      const writer = archive.beginCall({ line: line.id, startedAt: Math.round(c.mediaFrom ?? c.answeredAt!), channels: 2, sampleRate: c.rate, meta: metaOf(c), purposes, keptBy: 'import', clockSynced: true });
       const k: Keeping = {
         writer, pending: 0,
         chain: writer,
@@ -162,7 +169,7 @@ export async function importPcap(dataDir: string, o: ImportOptions): Promise<Imp
       keeping.set(c, k);
     },
     onAudio: (c, index, pcm) => {
-      keeping.get(c)?.chunker.push({ at: c.answeredAt! + (index * 1000) / c.rate, channels: 2, pcm });
+      keeping.get(c)?.chunker.push({ at: (c.mediaFrom ?? c.answeredAt!) + (index * 1000) / c.rate, channels: 2, pcm });
     },
     onEnd: (c) => {
       const k = keeping.get(c);

@@ -37,6 +37,12 @@ export interface PassiveCall {
   rate: CallRate;
   /** codecs heard that this box cannot decode ("not decodable: CODEC"); their time is silence in the audio */
   undecodable: string[];
+  /** where the recording starts: the first early-media packet (after a 183 Session Progress), else the answer */
+  mediaFrom?: number;
+  /** ms of early media before the answer that the recording holds (IVR, ring-back announcements) */
+  earlyMs?: number;
+  /** what the tracker noticed about the call's media, for the call's report (early media, streams kept apart) */
+  notes: string[];
   /** the packets of those codecs as sent, so the call loses nothing (bounded) */
   undecodedRtp?: UndecodedRtp;
   /** the SDP asked for SRTP (RTP/SAVP or a=crypto): a capture cannot decrypt it, so its RTP is not decoded (no noise) */
@@ -73,8 +79,16 @@ interface Dialog {
   media: Set<string>;
   /** payload types by the party that receives them */
   payloads: [Record<number, RtpMap>, Record<number, RtpMap>];
-  streams: [RtpStream | undefined, RtpStream | undefined];
+  /** every RTP stream of the call by 5-tuple and SSRC, each decoded on its own: two are never interleaved */
+  tracks: Map<string, Track>;
+  /** per channel, the stream whose audio is recorded; another claiming the same direction is kept apart */
+  primary: [Track | undefined, Track | undefined];
   joiner?: StereoJoiner;
+  /** early media put out before the answer, held until it comes (and dropped if it never does) */
+  early?: Array<[number, Int16Array]>;
+  /** a provisional answer (183) carried SDP: RTP before the answer is early media */
+  earlyMedia?: boolean;
+  earlyFrames?: number;
   lastActivity: number;
   ended: boolean;
 }
@@ -82,6 +96,17 @@ interface Dialog {
 /** the static G.711 types (RFC 3551), understood even before any SDP names them */
 const BASE_PAYLOADS = (): Record<number, RtpMap> => ({ 0: { encoding: 'PCMU', clockRate: 8000 }, 8: { encoding: 'PCMA', clockRate: 8000 } });
 const MAX_TCP_FLOWS = 1024;
+/** An SSRC change on a 5-tuple whose stream is this quiet is the same stream restarting, not a second one. */
+const SAME_STREAM_GAP_MS = 60;
+/** A recorded stream silent this long while another one claims its direction gives way to it. */
+const SWITCH_AFTER_MS = 1000;
+/** Streams followed per call; more (a flood of SSRCs) are ignored so memory stays bounded. */
+const MAX_TRACKS = 16;
+/** Early media held before the answer, at most (an IVR that plays this long is recorded from here). */
+const MAX_EARLY_MS = 120_000;
+
+/** One RTP stream of a call: a 5-tuple and SSRC (the SSRC may change when the stream restarts). */
+interface Track { key: string; tuple: string; ssrc: number; channel: Role; stream: RtpStream; packets: number; lastAt: number }
 
 /** Does a datagram or the start of a TCP stream look like SIP? A method or "SIP/2.0" in capitals first. */
 function looksLikeSip(b: Buffer): boolean {
@@ -151,13 +176,19 @@ export class PassiveTracker {
     for (const d of [...this.live]) {
       if (d.call.answeredAt === undefined) {
         if (now - d.call.invitedAt > this.o.ringTimeoutMs) this.end(d, d.call.invitedAt, 'no-answer');
+        else this.drainTracks(d, now);
         continue;
       }
       if (now - d.lastActivity > this.o.rtpTimeoutMs) { this.end(d, d.lastActivity, 'rtp-timeout'); continue; }
-      for (const ch of [0, 1] as const) {
-        const st = d.streams[ch];
-        if (st) for (const b of st.drain(now)) d.joiner!.push(ch, b);
-      }
+      this.drainTracks(d, now);
+    }
+  }
+
+  /** Lets each stream's held packets out; only the recorded stream of a direction reaches the joiner. */
+  private drainTracks(d: Dialog, now: number): void {
+    for (const tr of d.tracks.values()) {
+      const out = tr.stream.drain(now);
+      if (d.primary[tr.channel] === tr && d.joiner) for (const b of out) d.joiner.push(tr.channel, b);
     }
   }
 
@@ -258,7 +289,7 @@ export class PassiveTracker {
     // A response travels the other way from its request: the answering party sent it.
     const sender: Role = hit.byCaller ? 1 : 0;
     const status = m.status!;
-    if (status < 200) { if (status > 100) this.offerAnswer(d, m, sender); return; }
+    if (status < 200) { if (status > 100 && this.offerAnswer(d, m, sender)) d.earlyMedia = true; return; }
     if (status < 300) {
       this.offerAnswer(d, m, sender);
       if (cseq.method === 'INVITE' && d.call.answeredAt === undefined && hit.byCaller) this.answer(d, m, ts, tTag);
@@ -280,11 +311,11 @@ export class PassiveTracker {
     const n = (this.uses.get(callId) ?? 0) + 1;
     this.uses.set(callId, n);
     if (this.uses.size > 4 * this.o.maxCalls) this.uses.delete(this.uses.keys().next().value!);
-    const call: PassiveCall = { ref: n === 1 ? callId : `${callId}#${n}`, callId, transport, invitedAt: ts, digits: [], rtp: [undefined, undefined], rate: SAMPLE_RATE, undecodable: [] };
+    const call: PassiveCall = { notes: [], ref: n === 1 ? callId : `${callId}#${n}`, callId, transport, invitedAt: ts, digits: [], rtp: [undefined, undefined], rate: SAMPLE_RATE, undecodable: [] };
     this.parties(call, m);
     const d: Dialog = {
       call, inviteCseq: seq, media: new Set(), payloads: [BASE_PAYLOADS(), BASE_PAYLOADS()],
-      streams: [undefined, undefined], lastActivity: ts, ended: false,
+      tracks: new Map(), primary: [undefined, undefined], lastActivity: ts, ended: false,
       ...(fromTag !== undefined ? { fromTag } : {}),
     };
     const list = this.byCallId.get(callId) ?? [];
@@ -315,25 +346,51 @@ export class PassiveTracker {
     d.call.status = m.status;
     if (toTag !== undefined) d.toTag = toTag;
     d.lastActivity = ts;
-    // fixed now for the whole call: wideband when either side's SDP offers a wideband codec this box decodes
-    d.call.rate = this.codecs.callRate([...Object.values(d.payloads[0]), ...Object.values(d.payloads[1])]);
-    d.joiner = new StereoJoiner((index, pcm) => this.o.onAudio?.(d.call, index, pcm), { rate: d.call.rate });
+    const hadEarly = !!d.joiner;
+    if (!d.joiner) this.startMedia(d, ts);
+    const early = d.early ?? [];
+    d.early = undefined;
+    if (hadEarly && d.call.mediaFrom! < ts) {
+      d.call.earlyMs = Math.round(ts - d.call.mediaFrom!);
+      d.call.notes.push(`early media: the recording starts ${(d.call.earlyMs / 1000).toFixed(1)} s before the answer, with what was played after the 183 Session Progress (announcement, IVR or ring-back)`);
+    }
     this.o.onStart?.(d.call);
+    for (const [index, pcm] of early) this.o.onAudio?.(d.call, index, pcm);
   }
 
-  /** Registers the addresses in an SDP body: the party that sent it receives RTP there. */
-  private offerAnswer(d: Dialog, m: SipMessage, sender: Role): void {
-    if (m.body.length === 0) return;
+  /**
+   * The call's timeline starts: at the answer, or at the first early-media packet before it. Audio put
+   * out before the answer is held (bounded) until the answer shows the call is one to record.
+   */
+  private startMedia(d: Dialog, origin: number): void {
+    // fixed now for the whole call: wideband when either side's SDP offers a wideband codec this box decodes
+    d.call.rate = this.codecs.callRate([...Object.values(d.payloads[0]), ...Object.values(d.payloads[1])]);
+    d.call.mediaFrom = origin;
+    d.early = [];
+    d.earlyFrames = 0;
+    d.joiner = new StereoJoiner((index, pcm) => {
+      if (d.call.answeredAt !== undefined) { this.o.onAudio?.(d.call, index, pcm); return; }
+      const limit = (MAX_EARLY_MS * d.call.rate) / 1000;
+      if (!d.early || d.earlyFrames! + pcm.length / 2 > limit) return;
+      d.early.push([index, pcm]);
+      d.earlyFrames! += pcm.length / 2;
+    }, { rate: d.call.rate });
+  }
+
+  /** Registers the addresses in an SDP body: the party that sent it receives RTP there. True when it held any. */
+  private offerAnswer(d: Dialog, m: SipMessage, sender: Role): boolean {
+    if (m.body.length === 0) return false;
     const ct = m.get('Content-Type') ?? 'application/sdp';
     let sdp: Buffer | undefined;
     try {
       sdp = splitMultipart(ct, m.body).find((p) => p.type === 'application/sdp')?.body;
     } catch {
-      return;
+      return false;
     }
-    if (!sdp) return;
+    if (!sdp) return false;
     let streams;
-    try { streams = parseSdpStreams(sdp).streams; } catch { return; }
+    try { streams = parseSdpStreams(sdp).streams; } catch { return false; }
+    let any = false;
     for (const s of streams) {
       if (s.media !== 'audio' || s.port === 0 || !s.addr || s.addr === '0.0.0.0' || s.addr === '::') continue;
       if (!d.call.encrypted && (/SAVP/i.test(s.protocol) || s.crypto.length)) {
@@ -345,12 +402,14 @@ export class PassiveTracker {
       const key = `${canonicalAddr(s.addr)}|${s.port}`;
       Object.assign(d.payloads[sender], rtpMapsOf(s.payloads, true));
       // a re-INVITE or UPDATE may switch codec mid-call: the stream the sender receives reads by the new map
-      d.streams[sender === 0 ? 1 : 0]?.setPayloads(d.payloads[sender]);
+      for (const tr of d.tracks.values()) if (tr.channel !== sender) tr.stream.setPayloads(d.payloads[sender]);
       const prev = this.byMedia.get(key);
       if (prev && prev.d !== d && !prev.d.ended) prev.d.media.delete(key);
       this.byMedia.set(key, { d, role: sender });
       d.media.add(key);
+      any = true;
     }
+    return any;
   }
 
   private rtp(s: Segment): void {
@@ -360,40 +419,105 @@ export class PassiveTracker {
     const hit = to ?? from;
     if (!hit || hit.d.ended) { this.stats.rtpUnmatched++; return; }
     const d = hit.d;
-    if (d.call.answeredAt === undefined) return; // early media (ring-back) is not part of the recording
+    // Before the answer only media after an SDP answer in a 183 (early media) counts; it is held until the answer.
+    if (d.call.answeredAt === undefined && !d.earlyMedia) return;
     const channel: Role = to ? (hit.role === 0 ? 1 : 0) : hit.role;
-    const receiver: Role = channel === 0 ? 1 : 0;
     const p = parseRtp(s.payload);
     if (!p) { this.stats.rtpUnmatched++; return; }
+    // Encrypted payloads decoded as G.711 would be loud noise in the recording: the call keeps its time, silent.
+    if (d.call.encrypted) { this.stats.rtpMatched++; d.lastActivity = Math.max(d.lastActivity, s.ts); return; }
+    const tr = this.trackFor(d, `${s.src}|${s.sport}|${s.dst}|${s.dport}`, p.ssrc, channel, s.ts);
+    if (!tr) { this.stats.rtpUnmatched++; return; }
     this.stats.rtpMatched++;
     d.lastActivity = Math.max(d.lastActivity, s.ts);
-    // Encrypted payloads decoded as G.711 would be loud noise in the recording: the call keeps its time, silent.
-    if (d.call.encrypted) return;
-    let st = d.streams[channel];
-    if (!st) {
-      st = new RtpStream({
-        origin: d.call.answeredAt, payloads: d.payloads[receiver], codecs: this.codecs, rate: d.call.rate,
-        onUndecodable: (u) => {
-          if (d.call.undecodable.includes(u.codec)) return;
-          d.call.undecodable.push(u.codec);
-          this.o.log?.(`passive: ${undecodableNote(u)} (${u.reason})`, { callId: d.call.callId, code: 'RV_ERR_CODEC_UNDECODABLE' });
-          this.o.onInfo?.(d.call);
-        },
-        onUndecoded: (p, index) => {
-          d.call.undecodedRtp ??= { packets: [], bytes: 0, truncated: false };
-          const m = d.payloads[receiver][p.pt];
-          keepUndecoded(d.call.undecodedRtp, channel, m ? m.encoding.toUpperCase() : `pt${p.pt}`, p, index);
-        },
-        onUnknownPayload: (pt) => this.o.log?.(`passive: RTP payload type ${pt} is not in the call's SDP; its packets are dropped, not guessed at`, { callId: d.call.callId, pt, code: 'RV_ERR_RTP_PAYLOAD_UNKNOWN' }),
-        onDigit: (dg) => {
-          d.call.digits.push({ digit: dg.digit, at: dg.at, durationMs: dg.durationMs, channel });
-          this.o.onInfo?.(d.call);
-        },
-      });
-      d.streams[channel] = st;
-      d.call.rtp[channel] = st.stats;
+    tr.packets++;
+    tr.lastAt = s.ts;
+    const out = tr.stream.push(p, s.ts);
+    if (d.primary[channel] === tr) for (const b of out) d.joiner!.push(channel, b);
+  }
+
+  /**
+   * The stream a packet belongs to, by 5-tuple and SSRC. A new SSRC on a 5-tuple that went quiet is the
+   * same stream restarting; one interleaved with another is a second stream, decoded on its own. When
+   * two streams claim one direction (forking, a B2BUA in the capture, a NAT'd endpoint) the first is
+   * recorded until it falls silent while the other goes on; the call's notes say so.
+   */
+  private trackFor(d: Dialog, tuple: string, ssrc: number, channel: Role, ts: number): Track | undefined {
+    let tr = d.tracks.get(`${tuple}|${ssrc}`);
+    if (!tr) {
+      const restarted = [...d.tracks.values()].find((x) => x.tuple === tuple && ts - x.lastAt > SAME_STREAM_GAP_MS);
+      // A direction whose recorded stream went quiet and now comes from elsewhere moved (hold and resume,
+      // a re-INVITE to a new port): the same stream goes on, re-anchored by the new source's arrival.
+      const prim = d.primary[channel];
+      const moved = restarted ?? (prim && ts - prim.lastAt > SWITCH_AFTER_MS && ![...d.tracks.values()].some((x) => x !== prim && x.channel === channel && ts - x.lastAt <= SWITCH_AFTER_MS) ? prim : undefined);
+      if (moved) {
+        d.tracks.delete(moved.key);
+        moved.key = `${tuple}|${ssrc}`;
+        moved.tuple = tuple;
+        moved.ssrc = ssrc;
+        d.tracks.set(moved.key, moved);
+        tr = moved;
+      } else {
+        if (d.tracks.size >= MAX_TRACKS) return undefined;
+        // Early media: the timeline starts one packet time (20 ms, the usual ptime) before the first packet arrived.
+        if (!d.joiner) this.startMedia(d, ts - 20);
+        tr = this.newTrack(d, tuple, ssrc, channel, ts);
+      }
     }
-    for (const b of st.push(p, s.ts)) d.joiner!.push(channel, b);
+    if (tr.channel !== channel) return tr; // a stream keeps the direction it started with
+    const prim = d.primary[channel];
+    if (!prim) {
+      d.primary[channel] = tr;
+      d.call.rtp[channel] = tr.stream.stats;
+    } else if (prim !== tr && ts - prim.lastAt > SWITCH_AFTER_MS) {
+      d.primary[channel] = tr;
+      d.call.rtp[channel] = tr.stream.stats;
+      const at = ((ts - (d.call.mediaFrom ?? ts)) / 1000).toFixed(1);
+      d.call.notes.push(`the ${channel === 0 ? 'caller' : 'callee'}'s direction switched at ${at} s to stream ${this.describe(tr)}: stream ${this.describe(prim)} went quiet`);
+      this.o.onInfo?.(d.call);
+    }
+    return tr;
+  }
+
+  private describe(tr: Track): string {
+    const [src, sport, dst, dport] = tr.tuple.split('|');
+    return `${src}:${sport} → ${dst}:${dport} (SSRC ${tr.ssrc.toString(16).padStart(8, '0')})`;
+  }
+
+  private newTrack(d: Dialog, tuple: string, ssrc: number, channel: Role, ts: number): Track {
+    const receiver: Role = channel === 0 ? 1 : 0;
+    const tr: Track = { key: `${tuple}|${ssrc}`, tuple, ssrc, channel, packets: 0, lastAt: ts, stream: undefined as unknown as RtpStream };
+    tr.stream = new RtpStream({
+      origin: d.call.mediaFrom, payloads: d.payloads[receiver], codecs: this.codecs, rate: d.call.rate,
+      onUndecodable: (u) => {
+        if (d.call.undecodable.includes(u.codec)) return;
+        d.call.undecodable.push(u.codec);
+        this.o.log?.(`passive: ${undecodableNote(u)} (${u.reason})`, { callId: d.call.callId, code: 'RV_ERR_CODEC_UNDECODABLE' });
+        this.o.onInfo?.(d.call);
+      },
+      onUndecoded: (p, index) => {
+        // Kept as sent, from the recorded stream of the direction only (a rival's packets would interleave).
+        if (d.primary[channel] !== tr) return;
+        d.call.undecodedRtp ??= { packets: [], bytes: 0, truncated: false };
+        const m = d.payloads[receiver][p.pt];
+        keepUndecoded(d.call.undecodedRtp, channel, m ? m.encoding.toUpperCase() : `pt${p.pt}`, p, index);
+      },
+      onUnknownPayload: (pt) => this.o.log?.(`passive: RTP payload type ${pt} is not in the call's SDP; its packets are dropped, not guessed at`, { callId: d.call.callId, pt, code: 'RV_ERR_RTP_PAYLOAD_UNKNOWN' }),
+      onDigit: (dg) => {
+        // The same key press seen on a second stream of the same direction (a B2BUA's other leg) is one digit.
+        if (d.call.digits.some((x) => x.channel === channel && x.digit === dg.digit && Math.abs(x.at - dg.at) < 200)) return;
+        d.call.digits.push({ digit: dg.digit, at: dg.at, durationMs: dg.durationMs, channel });
+        this.o.onInfo?.(d.call);
+      },
+    });
+    const rivals = [...d.tracks.values()].filter((x) => x.channel === channel);
+    d.tracks.set(tr.key, tr);
+    if (rivals.length === 1) {
+      d.call.notes.push(`two RTP streams claimed the ${channel === 0 ? 'caller' : 'callee'}'s direction: ${this.describe(rivals[0]!)} and ${this.describe(tr)}; kept apart, never mixed; the active one is recorded`);
+      this.o.log?.('passive: two RTP streams claim one direction of a call; kept apart', { callId: d.call.callId, channel });
+      this.o.onInfo?.(d.call);
+    }
+    return tr;
   }
 
   private end(d: Dialog, at: number, reason: EndReason): void {
@@ -410,16 +534,22 @@ export class PassiveTracker {
     d.call.endedAt = Math.max(Math.min(at, d.lastActivity + this.o.rtpTimeoutMs), d.call.answeredAt ?? at);
     d.call.endReason = reason;
     if (d.call.answeredAt !== undefined && d.joiner) {
-      for (const ch of [0, 1] as const) {
-        const st = d.streams[ch];
-        if (st) { for (const b of st.flush()) d.joiner.push(ch, b); st.close(); }
+      for (const tr of d.tracks.values()) {
+        const out = tr.stream.flush();
+        if (d.primary[tr.channel] === tr) for (const b of out) d.joiner.push(tr.channel, b);
+        tr.stream.close();
       }
       // Durations in digits are final now; the call is as long as the signalling says, or its audio if longer.
       for (const dg of d.call.digits) {
-        const src = d.streams[dg.channel]?.digits.find((x) => x.at === dg.at && x.digit === dg.digit);
-        if (src) dg.durationMs = src.durationMs;
+        for (const tr of d.tracks.values()) {
+          const src = tr.channel === dg.channel ? tr.stream.digits.find((x) => x.at === dg.at && x.digit === dg.digit) : undefined;
+          if (src) { dg.durationMs = src.durationMs; break; }
+        }
       }
-      d.joiner.flush(Math.round(((d.call.endedAt - d.call.answeredAt) * d.call.rate) / 1000));
+      d.joiner.flush(Math.round(((d.call.endedAt - (d.call.mediaFrom ?? d.call.answeredAt)) * d.call.rate) / 1000));
+    } else {
+      for (const tr of d.tracks.values()) tr.stream.close();
+      d.early = undefined;
     }
     this.o.onEnd?.(d.call);
   }

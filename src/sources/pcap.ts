@@ -150,17 +150,19 @@ export class PcapSource extends LineSource {
       onAudio: (c, index, pcm) => {
         const line = this.busy.get(c);
         if (!line) return;
-        const at = c.answeredAt! + (index * 1000) / c.rate;
+        const at = (c.mediaFrom ?? c.answeredAt!) + (index * 1000) / c.rate;
         this.emit('call-audio', { line: line.id, ref: c.ref, block: { at, channels: line.channels, pcm: line.channels === 2 ? pcm : mono(pcm) } });
       },
       onInfo: (c) => {
         const line = this.busy.get(c);
-        if (line) this.emit('call-info', { line: line.id, ref: c.ref, parties: { digits: c.digits.map((d) => d.digit).join(''), ...(c.undecodable.length ? { undecodable: [...c.undecodable] } : {}) } });
+        if (line) this.emit('call-info', { line: line.id, ref: c.ref, parties: { digits: c.digits.map((d) => d.digit).join(''), ...(c.undecodable.length ? { undecodable: [...c.undecodable] } : {}), ...(c.notes.length ? { notes: [...c.notes] } : {}) } });
       },
       onEnd: (c) => {
         const line = this.busy.get(c);
         if (!line) return;
         this.busy.delete(c);
+        // The report's notes as they stand at the end (a stream switch may be the last thing that happened).
+        if (c.notes.length) this.emit('call-info', { line: line.id, ref: c.ref, parties: { notes: [...c.notes] } });
         if (c.undecodedRtp) this.emit('call-info', { line: line.id, ref: c.ref, parties: { undecodedRtp: c.undecodedRtp } });
         this.emit('call-end', { line: line.id, ref: c.ref, at: Math.round(c.endedAt!), reason: c.endReason ?? 'ended' });
       },
@@ -186,7 +188,7 @@ export class PcapSource extends LineSource {
     // The line's own number on this call is the extension a board button can be mapped to.
     const ext = outLine ? c.caller : c.called && line.match?.some((m) => same(m, c.called!)) ? c.called : undefined;
     if (ext) parties.extension = ext;
-    this.emit('call-start', { line: line.id, ref: c.ref, at: Math.round(c.answeredAt!), channels: line.channels, parties, rate: c.rate });
+    this.emit('call-start', { line: line.id, ref: c.ref, at: Math.round(c.mediaFrom ?? c.answeredAt!), channels: line.channels, parties: { ...parties, ...(c.notes.length ? { notes: [...c.notes] } : {}) }, rate: c.rate });
   }
 }
 

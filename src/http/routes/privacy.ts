@@ -91,6 +91,8 @@ export const privacyRoutes = (ctx: RouteContext): FastifyPluginAsyncTypebox => a
     schema: { querystring: Type.Object({ lang: Type.Optional(Type.Union([Type.Literal('nl'), Type.Literal('en')])) }, { additionalProperties: false }) },
   }, async (req) => {
     const cfg = box.config();
-    return { policy: policyDocument(cfg, req.query.lang ?? cfg.language, box.clock.now()) };
+    // The document counts the exclusion list; its numbers are sealed (issue 10), so only the count is passed.
+    const counted = { ...cfg, exclusions: Array.from({ length: box.exclusionCount() }, () => '') };
+    return { policy: policyDocument(counted, req.query.lang ?? cfg.language, box.clock.now()) };
   });
 };
