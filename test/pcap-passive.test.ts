@@ -459,7 +459,7 @@ test('appliance with a pcap line on loopback keeps a sipp call by rule (keep: al
   await sippCalls(dir, 1, async (r) => {
     fs.writeFileSync(cfgFile, JSON.stringify({
       pcap: { interface: 'lo', filter: `udp and (port ${r.sipPort} or port ${r.uasMedia} or port ${r.uacMedia})`, rtpTimeoutSec: 5 },
-      lines: [{ id: 'trunk', name: 'SIP trunk', source: 'pcap', channels: 2, keep: 'all', keepDigits: true, announced: ['legal-obligation'], keepPurposes: ['legal-obligation'] }],
+      lines: [{ id: 'trunk', name: 'SIP trunk', source: 'pcap', channels: 2, keep: 'all', announced: ['legal-obligation'], keepPurposes: ['legal-obligation'] }],
     }));
     app = await startAppliance(data, ['--config', cfgFile]);
     await new Promise((res) => setTimeout(res, 1500));

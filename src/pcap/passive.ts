@@ -71,6 +71,8 @@ export interface PassiveStats { sipMessages: number; sipMalformed: number; rtpMa
 type Role = 0 | 1; // 0 = caller, 1 = callee
 
 interface Dialog {
+  /** payload types seen that the SDP does not name: logged once per call */
+  unknownPts?: Set<number>;
   call: PassiveCall;
   fromTag?: string;
   toTag?: string;
@@ -502,7 +504,11 @@ export class PassiveTracker {
         const m = d.payloads[receiver][p.pt];
         keepUndecoded(d.call.undecodedRtp, channel, m ? m.encoding.toUpperCase() : `pt${p.pt}`, p, index);
       },
-      onUnknownPayload: (pt) => this.o.log?.(`passive: RTP payload type ${pt} is not in the call's SDP; its packets are dropped, not guessed at`, { callId: d.call.callId, pt, code: 'RV_ERR_RTP_PAYLOAD_UNKNOWN' }),
+      onUnknownPayload: (pt) => {
+        const first = !d.unknownPts;
+        (d.unknownPts ??= new Set()).add(pt);
+        if (first) this.o.log?.(`passive: RTP payload type ${pt} is not in the call's SDP; packets of payload types the SDP does not name are dropped, not guessed at (logged once per call)`, { callId: d.call.callId, pt, code: 'RV_ERR_RTP_PAYLOAD_UNKNOWN' });
+      },
       onDigit: (dg) => {
         // The same key press seen on a second stream of the same direction (a B2BUA's other leg) is one digit.
         if (d.call.digits.some((x) => x.channel === channel && x.digit === dg.digit && Math.abs(x.at - dg.at) < 200)) return;

@@ -683,8 +683,11 @@ export class SiprecServer extends EventEmitter<SiprecServerEvents> {
   }
 
   /** A request that could not be parsed gets a 400 when enough of it is readable to address one (RFC 3261 §8.2). */
-  /** Logs bad input, at most a few lines a second, so a flood from one broken peer cannot fill the disk. */
-  private warnBad(obj: object, msg: string): void {
+  /**
+   * Logs bad input, at most a few lines a second, so a flood from one broken peer cannot fill the disk.
+   * Public so that what the line source finds in a session's RTP shares the same budget.
+   */
+  warnBad(obj: object, msg: string): void {
     const sec = Math.floor(this.now() / 1000);
     if (sec !== this.badLog.second) this.badLog = { second: sec, count: 0, suppressed: this.badLog.suppressed };
     if (this.badLog.count++ >= BAD_LOGS_PER_SEC) { this.badLog.suppressed++; return; }

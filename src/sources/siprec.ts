@@ -25,6 +25,8 @@ export interface SiprecSourceOptions {
 }
 
 interface Live {
+  /** payload types seen that the SDP does not name: logged once per call, however many a sender sprays */
+  unknownPts?: Set<number>;
   /** the call's rate, fixed at its start from the codecs its streams may use */
   rate: CallRate;
   s: RecordingSession;
@@ -192,7 +194,11 @@ export class SiprecSource extends LineSource {
         const codec = live.s.streams[index]?.payloads.find((q) => q.pt === p.pt)?.codec ?? `pt${p.pt}`;
         keepUndecoded(live.parties.undecodedRtp, live.channels[index] ?? (index === 0 ? 0 : 1), codec.toUpperCase(), p, at);
       },
-      onUnknownPayload: (pt) => this.o.log.warn({ line: live.line.id, pt, code: 'RV_ERR_RTP_PAYLOAD_UNKNOWN' }, `RTP payload type ${pt} is not in the session's SDP; its packets are dropped, not guessed at`),
+      onUnknownPayload: (pt) => {
+        const first = !live.unknownPts;
+        (live.unknownPts ??= new Set()).add(pt);
+        if (first) this.server.warnBad({ line: live.line.id, pt, code: 'RV_ERR_RTP_PAYLOAD_UNKNOWN' }, `RTP payload type ${pt} is not in the session's SDP; packets of payload types the SDP does not name are dropped, not guessed at (logged once per call)`);
+      },
       onDigit: (d) => {
         live.parties.digits = (live.parties.digits ?? '') + d.digit;
         this.emit('call-info', { line: live.line.id, ref: live.s.id, parties: { digits: live.parties.digits } });
