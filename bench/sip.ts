@@ -3,8 +3,7 @@ import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { alawEncode } from '../src/audio/g711.ts';
-import { buildRtp, parseRtp } from '../src/rtp/packet.ts';
+import { buildRtp } from '../src/rtp/packet.ts';
 import { RtpStream } from '../src/rtp/stream.ts';
 import { StereoJoiner } from '../src/rtp/stereo.ts';
 import { Chunker } from '../src/calls/chunker.ts';
@@ -13,12 +12,12 @@ import { CapturePipeline } from '../src/pcap/pipeline.ts';
 import { LINKTYPE } from '../src/pcap/decode.ts';
 import { frame, ipv4, pcapFile, udp } from '../src/pcap/writer.ts';
 import { printSrtpIngest } from './srtp.ts';
+import { TONE_PCMA, flushCall, ingestPacket } from './rtp-workload.ts';
 
 const T0 = 1_763_900_000_000;
 const SECONDS = 60;
 
-/** 20 ms of a tone as A-law: real payload bytes, so decoding costs what it costs on a call. */
-const PAYLOAD = Buffer.from(alawEncode(Int16Array.from({ length: 160 }, (_, i) => Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / 8000)))));
+const PAYLOAD = TONE_PCMA;
 
 /** RTP ingest: parse → RtpStream (reorder, decode, fill) → stereo join → 1 s chunks → encrypted ring write. */
 async function ingestCapacity(dir: string): Promise<{ pps: number; calls: number; ringPps: number; ringCalls: number }> {
@@ -40,15 +39,9 @@ async function ingestCapacity(dir: string): Promise<{ pps: number; calls: number
       return { joiner, chunker, streams: [new RtpStream({ origin: T0 }), new RtpStream({ origin: T0 })] as const };
     });
     const t0 = performance.now();
-    for (const p of packets) {
-      const pkt = parseRtp(p.buf);
-      if (!pkt) continue;
-      const call = calls[p.call]!;
-      for (const b of call.streams[p.dir].push(pkt, p.at)) call.joiner.push(p.dir, b);
-    }
+    for (const p of packets) ingestPacket(calls[p.call]!, p.dir, p.buf, p.at);
     for (const call of calls) {
-      for (const d of [0, 1] as const) for (const b of call.streams[d].flush()) call.joiner.push(d, b);
-      call.joiner.flush();
+      flushCall(call);
       call.chunker.flush();
     }
     return packets.length / ((performance.now() - t0) / 1000);

@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { alawEncode } from '../src/audio/g711.ts';
-import { buildRtp, parseRtp } from '../src/rtp/packet.ts';
+import { buildRtp } from '../src/rtp/packet.ts';
 import { RtpStream } from '../src/rtp/stream.ts';
 import { StereoJoiner } from '../src/rtp/stereo.ts';
 import { parseInlineKey, SrtpReceiver, SrtpSender, type SrtpSuite } from '../src/rtp/srtp.ts';
+import { TONE_PCMA, flushCall, ingestPacket } from './rtp-workload.ts';
 
 const T0 = 1_763_900_000_000;
 const SECONDS = 20;
 const CALLS = 50;
-const PAYLOAD = Buffer.from(alawEncode(Int16Array.from({ length: 160 }, (_, i) => Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / 8000)))));
+const PAYLOAD = TONE_PCMA;
 
 /**
  * RTP ingest with and without SRTP on the same packets: (check tag, replay, decrypt →) parse → RtpStream
@@ -40,15 +40,9 @@ export function srtpIngest(suite: SrtpSuite = 'AES_CM_128_HMAC_SHA1_80'): { plai
         if (!r.ok) throw new Error(`bench packet failed SRTP: ${r.why}`);
         buf = r.packet;
       }
-      const pkt = parseRtp(buf);
-      if (!pkt) continue;
-      const call = calls[p.call]!;
-      for (const b of call.streams[p.dir].push(pkt, p.at)) call.joiner.push(p.dir, b);
+      ingestPacket(calls[p.call]!, p.dir, buf, p.at);
     }
-    for (const call of calls) {
-      for (const d of [0, 1] as const) for (const b of call.streams[d].flush()) call.joiner.push(d, b);
-      call.joiner.flush();
-    }
+    for (const call of calls) flushCall(call);
     return packets.length / ((performance.now() - t0) / 1000);
   };
   run(false);
